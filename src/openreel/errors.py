@@ -32,3 +32,11 @@ class Cancelled(OpenReelError):
     """The caller cancelled a generation (cancel event set, or Ctrl-C)."""
 
     exit_code = 130
+
+
+class PolicyViolation(InvalidInput):
+    """A prompt refused by the content policy; `category` names the rule (HTTP 400, policy_violation)."""
+
+    def __init__(self, field: str, category: str, message: str):
+        self.category = category
+        super().__init__(field, message)

@@ -21,6 +21,9 @@ COMMANDS = {
     "model": "openreel.cli.model:model",
     "world": "openreel.world.cli:world",
     "eval": "openreel.eval.cli:eval_command",
+    "serve": "openreel.serve.cli:serve",
+    "keys": "openreel.serve.cli:keys",
+    "verify": "openreel.provenance.cli:verify",
 }
 
 

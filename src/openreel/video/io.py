@@ -154,3 +154,17 @@ def write_png(image: np.ndarray, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
     return Path(path)
+
+
+def remux(src: str | os.PathLike, dst: str | os.PathLike, metadata: dict[str, str]) -> Path:
+    """Copy `src`'s video packets into a new MP4 at `dst` with container metadata; no re-encode."""
+    with av.open(str(src)) as inp, atomic_path(dst) as tmp:
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart+use_metadata_tags"}) as out:
+            out.metadata.update(metadata)
+            stream = out.add_stream_from_template(inp.streams.video[0])
+            for packet in inp.demux(inp.streams.video[0]):
+                if packet.dts is None:  # the demuxer's end-of-stream marker
+                    continue
+                packet.stream = stream
+                out.mux(packet)
+    return Path(dst)

@@ -1,0 +1,109 @@
+"""The sampling loop: settings → uint8 frames, in five numbered steps.
+
+    1. encode the prompt and the negative prompt      (B, L, D)
+    2. initial noise from the seed                     (1, C, T', H', W')
+    3. solve the flow ODE from noise to data, with classifier-free guidance
+    4. VAE decode                                      (1, 3, T, H, W) in [-1, 1]
+    5. uint8 frames                                    (T, H, W, 3)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from openreel.models.bundle import VideoModel
+from openreel.record import StageTimer
+from openreel.request import Settings
+from openreel.sampling.schedule import NUM_TRAIN_TIMESTEPS, check_sigmas, flow_sigmas
+from openreel.sampling.solvers import SOLVERS, StepCallback, Velocity
+from openreel.text.encode import encode_prompts
+
+
+@torch.no_grad()
+def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None = None,
+                 on_stage: Callable[[str], None] | None = None, timer: StageTimer | None = None) -> np.ndarray:
+    timer = timer or StageTimer()
+    on_stage = on_stage or (lambda stage: None)
+    device, dtype = model.device, model.transformer.dtype
+
+    # 1. Encode prompt and negative prompt in one batch; without guidance the negative is unused.
+    on_stage("text")
+    use_cfg = s.guidance > 1.0
+    prompts = [s.prompt, s.negative_prompt] if use_cfg else [s.prompt]
+    with timer.stage("text", device):
+        context = encode_prompts(model.tokenizer, model.text_encoder, prompts, s.text_len).to(dtype)
+
+    # 2. Initial noise, drawn on the CPU so a seed means the same video on every device.
+    shape = latent_shape(model, s)
+    generator = torch.Generator("cpu").manual_seed(s.seed)
+    noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+
+    # 3. Integrate dx/dσ = v from σ = 1 (noise) to σ = 0 (video latents).
+    on_stage("denoise")
+    sigmas = check_sigmas(s.sigmas) if s.sigmas else flow_sigmas(s.steps, s.shift)
+    velocity = guided_velocity(model, context, s.guidance)
+    with timer.stage("denoise", device):
+        latents = SOLVERS[s.solver](velocity, noise, sigmas.to(device), callback=on_step)
+
+    # 4. Undo the latent normalisation and decode.
+    on_stage("decode")
+    with timer.stage("decode", device):
+        video = decode_latents(model, latents)
+
+    # 5. [-1, 1] floats → uint8 frames.
+    return to_uint8(video)
+
+
+def latent_shape(model: VideoModel, s: Settings) -> tuple[int, ...]:
+    spatial = model.vae.config.scale_factor_spatial
+    frames = (s.frames - 1) // model.temporal_stride + 1
+    return (1, model.transformer.config.in_channels, frames, s.height // spatial, s.width // spatial)
+
+
+def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float) -> Velocity:
+    """The model's velocity with classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
+
+    Conditional and unconditional predictions come from one batched forward pass:
+    v = v_uncond + w·(v_cond − v_uncond). `context` is (2, L, D) with guidance, else (1, L, D).
+    """
+    batch = context.shape[0]
+    dtype = model.transformer.dtype
+    boundary = None if model.boundary_ratio is None else model.boundary_ratio * NUM_TRAIN_TIMESTEPS
+
+    def velocity(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        t = sigma.float() * NUM_TRAIN_TIMESTEPS
+        net = model.transformer if boundary is None or t >= boundary else model.transformer_2
+        timestep = t.expand(batch)
+        if model.expand_timesteps:  # one timestep per latent token, as Wan2.2-TI2V
+            timestep = t.expand(batch, token_count(net, x))
+        out = net(hidden_states=x.expand(batch, -1, -1, -1, -1).to(dtype), timestep=timestep,
+                  encoder_hidden_states=context, return_dict=False)[0].float()
+        if batch == 1:
+            return out
+        cond, uncond = out.chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    return velocity
+
+
+def token_count(net, x: torch.Tensor) -> int:
+    pt, ph, pw = net.config.patch_size
+    _, _, t, h, w = x.shape
+    return (t // pt) * (h // ph) * (w // pw)
+
+
+def decode_latents(model: VideoModel, latents: torch.Tensor) -> torch.Tensor:
+    vae = model.vae
+    z = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean, device=latents.device).view(1, z, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=latents.device).view(1, z, 1, 1, 1)
+    latents = (latents * std + mean).to(vae.dtype)
+    return vae.decode(latents, return_dict=False)[0].float()  # (1, 3, T, H, W)
+
+
+def to_uint8(video: torch.Tensor) -> np.ndarray:
+    frames = ((video[0] / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)  # (3, T, H, W)
+    return frames.permute(1, 2, 3, 0).cpu().numpy()  # (T, H, W, 3)

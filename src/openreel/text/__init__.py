@@ -1,0 +1,1 @@
+"""Text encoding: prompt → embeddings."""
