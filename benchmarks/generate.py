@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
 
 from openreel import Generator, __version__
 from openreel.models import build_preset, save_model
@@ -43,8 +43,9 @@ def bench_folder(folder: Path, *, size: str, frames: int, steps: int, guidance: 
     width, height = (int(v) for v in size.split("x"))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     ours = Generator.from_pretrained(folder, device=device, dtype=dtype)
-    stock = WanPipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
-    stock.vae.to(torch.float32)
+    # As Wan's own example: VAE in fp32, the rest in the compute dtype (OpenReel does the same).
+    vae = AutoencoderKLWan.from_pretrained(folder, subfolder="vae", dtype=torch.float32, local_files_only=True)
+    stock = WanPipeline.from_pretrained(folder, vae=vae, dtype=dtype, local_files_only=True)
     stock.scheduler = FlowMatchEulerDiscreteScheduler(shift=ours.model.defaults.shift)
     stock.set_progress_bar_config(disable=True)
     stock.to(device)

@@ -33,3 +33,11 @@ def test_every_command_help_has_examples(capsys):
         assert code == 0 and "Examples:" in stdout, args
     code, stdout, _ = invoke(capsys, "--help")
     assert code == 0 and "generate" in stdout
+
+
+def test_cli_solver_choices_are_the_solvers():
+    from openreel.cli.generate import SOLVER_CHOICES
+    from openreel.models.spec import SOLVERS as SPEC_SOLVERS
+    from openreel.sampling.solvers import SOLVERS
+
+    assert set(SOLVER_CHOICES) == set(SOLVERS) == set(SPEC_SOLVERS)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from openreel.sampling.schedule import check_sigmas, flow_sigmas, shift_sigmas
-from openreel.sampling.solvers import SOLVERS, dpmpp_2m, euler
+from openreel.sampling.solvers import SOLVERS, dpmpp_2m, euler, unipc
 
 
 def gaussian_flow(n=2000, seed=0):
@@ -64,9 +64,10 @@ def test_dpmpp_2m_beats_euler_at_10_to_20_steps(flow):
         sig = flow_sigmas(steps, shift=1.0)
         err = {name: (f(velocity, z.clone(), sig) - exact).abs().mean().item() for name, f in SOLVERS.items()}
         assert err["dpmpp_2m"] < err["euler"] / 2, (steps, err)
+        assert err["unipc"] < err["euler"] / 2, (steps, err)
 
 
-@pytest.mark.parametrize("solver", [euler, dpmpp_2m])
+@pytest.mark.parametrize("solver", [euler, dpmpp_2m, unipc])
 @pytest.mark.parametrize("shift", [1.0, 3.0])
 def test_solvers_converge(solver, shift):
     velocity, z, exact = gaussian_flow()
@@ -81,6 +82,22 @@ def test_euler_is_first_order_and_dpmpp_2m_higher():
         return (solver(velocity, z.clone(), flow_sigmas(n, 1.0)) - exact).abs().mean().item()
     assert 1.6 < err(euler, 20) / err(euler, 40) < 2.5  # halving h halves the error
     assert err(dpmpp_2m, 20) / err(dpmpp_2m, 40) > 3.5  # ... and quarters it, nearly
+    assert err(unipc, 20) / err(unipc, 40) > 3.5
+
+
+@pytest.mark.parametrize("shift, steps", [(1.0, 5), (3.0, 10), (5.0, 20)])
+def test_unipc_matches_diffusers_scheduler(shift, steps):
+    """Same noise levels, same velocities: our pure function equals diffusers' UniPC (Wan's sampler)."""
+    from diffusers import UniPCMultistepScheduler
+
+    velocity, z, _ = gaussian_flow(n=500)
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=shift)
+    scheduler.set_timesteps(steps)
+    x = z.clone()[None]  # the scheduler wants (batch, channels, ...)
+    for i, t in enumerate(scheduler.timesteps):
+        x = scheduler.step(velocity(x[0], scheduler.sigmas[i])[None], t, x, return_dict=False)[0]
+    ours = unipc(velocity, z.clone(), scheduler.sigmas.clone())
+    assert (ours - x[0]).abs().max().item() < 1e-5
 
 
 def test_callback_gets_every_step_and_can_stop():

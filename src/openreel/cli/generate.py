@@ -11,6 +11,7 @@ import click
 
 from openreel.errors import InvalidInput
 
+SOLVER_CHOICES = ["unipc", "dpmpp_2m", "euler"]  # = openreel.sampling.solvers.SOLVERS (kept here: no torch import)
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16"}
 
@@ -36,7 +37,7 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--steps", type=int, help="denoising steps [default: the model's]")
 @click.option("--guidance", type=float, help="classifier-free guidance scale; <= 1 turns it off")
 @click.option("--seed", type=int, help="random seed; the same seed and settings give the same video")
-@click.option("--solver", type=click.Choice(["euler", "dpmpp_2m"]), help="ODE solver [default: the model's]")
+@click.option("--solver", type=click.Choice(SOLVER_CHOICES), help="ODE solver [default: the model's]")
 @click.option("--shift", type=float, help="timestep shift (Wan uses 3 at 480p, 5 at 720p)")
 @click.option("--gif", is_flag=True, help="also write an animated GIF beside the MP4")
 @click.option("--sheet", is_flag=True, help="also write a PNG contact sheet of frames beside the MP4")

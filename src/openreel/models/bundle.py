@@ -62,7 +62,7 @@ class VideoModel:
         """Move to `device`; `dtype` applies to the transformer(s) and text encoder, the VAE stays fp32.
 
         Modules a model lists in `_keep_in_fp32_modules` (norms, time embedding) stay fp32, as
-        `from_pretrained(torch_dtype=...)` would leave them.
+        `from_pretrained(dtype=...)` would leave them.
         """
         for module in (self.transformer, self.transformer_2, self.text_encoder):
             if module is None:
@@ -126,12 +126,12 @@ def load_folder(folder: Path, dtype: torch.dtype | None = None) -> VideoModel:
     _expect_class(index, "vae", {"AutoencoderKLWan"})
     _expect_class(index, "text_encoder", set(TEXT_ENCODERS))
     load = dict(use_safetensors=True, local_files_only=True)
-    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer", torch_dtype=dtype, **load)
+    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer", dtype=dtype, **load)
     transformer_2 = None
     if (index.get("transformer_2") or [None])[0] is not None:
         _expect_class(index, "transformer_2", {"WanTransformer3DModel"})
-        transformer_2 = WanTransformer3DModel.from_pretrained(folder / "transformer_2", torch_dtype=dtype, **load)
-    vae = AutoencoderKLWan.from_pretrained(folder / "vae", torch_dtype=torch.float32, **load)
+        transformer_2 = WanTransformer3DModel.from_pretrained(folder / "transformer_2", dtype=dtype, **load)
+    vae = AutoencoderKLWan.from_pretrained(folder / "vae", dtype=torch.float32, **load)
     encoder_cls = TEXT_ENCODERS[index["text_encoder"][1]]
     text_encoder = encoder_cls.from_pretrained(folder / "text_encoder", dtype=dtype, **load)
     tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)

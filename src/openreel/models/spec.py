@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_FILE = "openreel.json"
-SOLVERS = ("euler", "dpmpp_2m")
+SOLVERS = ("euler", "dpmpp_2m", "unipc")
 
 
 class ModelDefaults(BaseModel):
@@ -28,7 +28,7 @@ class ModelDefaults(BaseModel):
     steps: int = 20
     guidance: float = 5.0
     shift: float = 3.0  # Wan's timestep shift: sigma' = s*sigma / (1 + (s-1)*sigma)
-    solver: str = "dpmpp_2m"
+    solver: str = "unipc"
     negative_prompt: str = ""
     text_len: int = Field(512, description="prompt embeddings are zero-padded to this many tokens")
 

@@ -1,0 +1,1 @@
+"""Sampling: noise schedule, ODE solvers, and the numbered sampling loop."""
