@@ -118,19 +118,29 @@ def resolve_model_name(name: str) -> str:
 class Generator:
     """A loaded model plus limits; `generate` is safe to call repeatedly (not concurrently)."""
 
-    def __init__(self, model: VideoModel, limits: Limits | None = None):
+    def __init__(self, model: VideoModel, limits: Limits | None = None, lora: dict | None = None):
         self.model = model
         self.limits = limits or Limits.from_env()
+        self.lora = lora  # {"path", "sha256", "scale"} of an attached adapter, for the record
         self._weights_hash: str | None = None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | torch.device | None = None,
-                        dtype: torch.dtype | None = None, limits: Limits | None = None) -> Generator:
-        """Load a model folder (diffusers layout) or a preset name; `default` is OpenReel's own model."""
+                        dtype: torch.dtype | None = None, limits: Limits | None = None,
+                        lora: str | Path | None = None, lora_scale: float = 1.0) -> Generator:
+        """Load a model folder (diffusers layout) or a preset name; `default` is OpenReel's own model.
+
+        `lora` attaches an adapter folder (from `openreel export` of a LoRA run) at `lora_scale`.
+        """
         device = torch.device(device) if device is not None else default_device()
         dtype = dtype or default_dtype(device)
         model = load_model(resolve_model_name(str(name_or_path)), device=device, dtype=dtype)
-        return cls(model, limits)
+        attached = None
+        if lora is not None:
+            from openreel.models.lora import load_lora
+
+            attached = {"path": str(lora), "sha256": load_lora(model, lora, lora_scale), "scale": lora_scale}
+        return cls(model, limits, attached)
 
     @property
     def weights_hash(self) -> str:
@@ -185,7 +195,7 @@ class Generator:
         joules = meter.joules()
         record = GenerationRecord(
             model=ModelRef(id=self.model.spec.name, source=self.model.source, weights_sha256=self.weights_hash,
-                           preset=self.model.spec.preset),
+                           preset=self.model.spec.preset, lora=self.lora),
             settings=s,
             device=device_info(device, self.model.transformer.dtype),
             timings_s=timings,

@@ -26,6 +26,7 @@ class ModelRef(BaseModel):
     source: str
     weights_sha256: str
     preset: str | None = None
+    lora: dict | None = None  # {"path", "sha256", "scale"} when an adapter is attached
 
 
 class Energy(BaseModel):

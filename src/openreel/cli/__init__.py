@@ -8,6 +8,7 @@ with the error's code; only a bug shows a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -21,10 +22,18 @@ COMMANDS = {
     "model": "openreel.cli.model:model",
     "world": "openreel.world.cli:world",
     "eval": "openreel.eval.cli:eval_command",
+    "train": "openreel.train.cli:train",
+    "export": "openreel.train.cli:export_command",
     "serve": "openreel.serve.cli:serve",
     "keys": "openreel.serve.cli:keys",
     "verify": "openreel.provenance.cli:verify",
 }
+
+
+def quiet_libraries() -> None:
+    """The CLI reports its own progress: no per-file load/save bars from the HF libraries
+    (huggingface_hub and transformers read this variable; openreel.models applies it to diffusers)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 class LazyGroup(click.Group):
@@ -54,6 +63,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    quiet_libraries()
     try:
         cli.main(args=argv, prog_name="openreel", standalone_mode=False)
     except click.exceptions.Abort:

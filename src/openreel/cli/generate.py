@@ -39,6 +39,8 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--seed", type=int, help="random seed; the same seed and settings give the same video")
 @click.option("--solver", type=click.Choice(SOLVER_CHOICES), help="ODE solver [default: the model's]")
 @click.option("--shift", type=float, help="timestep shift (Wan uses 3 at 480p, 5 at 720p)")
+@click.option("--lora", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder to attach")
+@click.option("--lora-scale", type=float, default=1.0, show_default=True, help="strength of the LoRA adapter")
 @click.option("--gif", is_flag=True, help="also write an animated GIF beside the MP4")
 @click.option("--sheet", is_flag=True, help="also write a PNG contact sheet of frames beside the MP4")
 @click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality (lower is better)")
@@ -49,7 +51,8 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="print the generation record as JSON on stdout")
 def generate(prompt: str, output: Path | None, model: str, negative_prompt: str | None, size: str | None,
              aspect: str | None, frames: int | None, seconds: float | None, fps: float | None, steps: int | None,
-             guidance: float | None, seed: int | None, solver: str | None, shift: float | None, gif: bool,
+             guidance: float | None, seed: int | None, solver: str | None, shift: float | None, lora: Path | None,
+             lora_scale: float, gif: bool,
              sheet: bool, crf: int, device: str | None, dtype: str | None, force: bool, quiet: bool,
              as_json: bool) -> None:
     """Generate a video from PROMPT (English or Chinese) and write it as MP4.
@@ -64,6 +67,7 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
       openreel generate "a pink ball bounces around" --aspect 16:9 --seconds 2 --gif --sheet
       openreel generate --model /models/Wan2.1-T2V-1.3B-Diffusers "a cat surfing" --size 832x480 --frames 81 -o cat.mp4
       openreel generate "a red ball" --model tiny --steps 4 --json -q > record.json
+      openreel generate "a cat surfing" --model /models/Wan2.1-T2V-1.3B-Diffusers --lora adapters/cats --lora-scale 0.8
     """
     from openreel.request import parse_request
 
@@ -88,7 +92,8 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
         name = resolve_model_name(model)
     for w in caught:
         click.secho(f"note: {w.message}", fg="yellow", err=True)
-    gen = Generator.from_pretrained(name, device=device, dtype=getattr(torch, DTYPES[dtype]) if dtype else None)
+    gen = Generator.from_pretrained(name, device=device, dtype=getattr(torch, DTYPES[dtype]) if dtype else None,
+                                    lora=lora, lora_scale=lora_scale)
     show_bar = not quiet and sys.stderr.isatty()
     video = gen.generate(request, progress_bar=show_bar)
     written = video.save(output, gif=gif, sheet=sheet, crf=crf)

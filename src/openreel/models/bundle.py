@@ -24,6 +24,11 @@ from openreel.errors import InvalidInput, ModelNotFound
 from openreel.models.presets import get_preset
 from openreel.models.spec import ModelDefaults, ModelSpec, infer_defaults, read_spec, write_spec
 
+if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS"):  # one switch for all HF libraries' progress bars
+    from diffusers.utils import logging as _diffusers_logging
+
+    _diffusers_logging.disable_progress_bar()
+
 TEXT_ENCODERS = {"UMT5EncoderModel": UMT5EncoderModel, "T5EncoderModel": T5EncoderModel}
 REQUIRED = ("transformer", "vae", "text_encoder", "tokenizer")
 

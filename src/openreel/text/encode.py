@@ -40,9 +40,11 @@ def check_prompt(tokenizer, text: str, text_len: int, field: str = "prompt", all
     return cleaned
 
 
-@torch.no_grad()
 def encode_prompts(tokenizer, text_encoder, prompts: list[str], text_len: int) -> torch.Tensor:
-    """Encode prompts to (B, text_len, D) embeddings, zero after each prompt's last token."""
+    """Encode prompts to (B, text_len, D) embeddings, zero after each prompt's last token.
+
+    Differentiable (the trainer may train the encoder); samplers call it under `torch.no_grad()`.
+    """
     tokens = tokenizer(
         [clean_prompt(p) for p in prompts],
         padding="max_length",
@@ -52,7 +54,7 @@ def encode_prompts(tokenizer, text_encoder, prompts: list[str], text_len: int) -
         return_attention_mask=True,
         return_tensors="pt",
     )
-    device = text_encoder.device
+    device = next(text_encoder.parameters()).device  # also works through a DDP wrapper
     mask = tokens.attention_mask.to(device)  # (B, L)
     hidden = text_encoder(tokens.input_ids.to(device), mask).last_hidden_state  # (B, L, D)
     return torch.where(mask.bool().unsqueeze(-1), hidden, torch.zeros((), dtype=hidden.dtype, device=device))

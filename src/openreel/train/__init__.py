@@ -1,0 +1,1 @@
+"""Training: dataset → latents → loss → checkpoint → exported model folder."""

@@ -1,0 +1,318 @@
+"""The training loop, one for every kind of run: `vae`, `t2v` (transformer, optionally the text
+encoder too) and `lora` (adapters on a loaded model's transformer).
+
+Distributed through Accelerate: the same code runs on one CPU, under `torchrun`, or under
+`accelerate launch` on many GPUs (DDP). Each step:
+
+    1. take this process's slice of the next global batch (per micro-batch, `grad_accum` of them)
+    2. compute the loss (flow matching, or reconstruction + KL) and backpropagate
+    3. clip gradients, AdamW step, learning-rate schedule, EMA update
+    4. log; every `sample_every` steps render samples; every `save_every` steps checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from openreel.errors import InvalidInput
+from openreel.models.bundle import VideoModel, build_preset, load_model
+from openreel.text.encode import encode_prompts
+from openreel.train import checkpoint as ckpt
+from openreel.train.config import TrainConfig
+from openreel.train.data import loader, make_source, sample_generator
+from openreel.train.monitor import Monitor
+from openreel.train.objective import Autoencode, flow_batch, flow_loss, vae_loss
+
+KINDS = ("vae", "t2v", "lora")
+
+
+class EMA:
+    """Exponential moving average of the trainable parameters, kept in fp32 by name."""
+
+    def __init__(self, named: dict[str, torch.nn.Parameter], decay: float):
+        self.decay = decay
+        self.shadow = {n: p.detach().float().clone() for n, p in named.items()}
+
+    @torch.no_grad()
+    def update(self, named: dict[str, torch.nn.Parameter]) -> None:
+        for n, p in named.items():
+            self.shadow[n].lerp_(p.detach().float(), 1 - self.decay)
+
+    @torch.no_grad()
+    def swap(self, named: dict[str, torch.nn.Parameter]) -> None:
+        """Exchange live and EMA weights (call twice to restore)."""
+        for n, p in named.items():
+            live = p.detach().float().clone()
+            p.copy_(self.shadow[n])
+            self.shadow[n] = live
+
+
+@dataclass
+class Run:
+    kind: str
+    cfg: TrainConfig
+    model: VideoModel
+    trainable: dict[str, torch.nn.Module]  # modules with trainable parameters, by component name
+    named: dict[str, torch.nn.Parameter] = field(default_factory=dict)  # "component.param" → parameter
+
+
+def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
+    """The base model with the parts this kind of run trains made trainable (the rest frozen)."""
+    if kind not in KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
+    base = cfg.model.base
+    model = load_model(base, device=device) if Path(base).is_dir() else build_preset(base, seed=cfg.model.seed).to(device)
+    for module in model.modules().values():
+        module.requires_grad_(False)
+    if kind == "vae":
+        trainable = {"vae": model.vae}
+    elif kind == "t2v":
+        trainable = {"transformer": model.transformer}
+        if cfg.model.train_text_encoder:
+            trainable["text_encoder"] = model.text_encoder
+    else:
+        add_lora(model, cfg)
+        trainable = {"transformer": model.transformer}
+    for name, module in trainable.items():
+        module.train()
+        if kind != "lora":
+            module.requires_grad_(True)
+    if cfg.run.gradient_checkpointing and kind != "vae":
+        model.transformer.enable_gradient_checkpointing()
+    named = {f"{c}.{n}": p for c, m in trainable.items() for n, p in m.named_parameters() if p.requires_grad}
+    return Run(kind, cfg, model, trainable, named)
+
+
+def add_lora(model: VideoModel, cfg: TrainConfig) -> None:
+    from peft import LoraConfig
+
+    lora = cfg.lora
+    model.transformer.add_adapter(LoraConfig(r=lora.rank, lora_alpha=lora.alpha or lora.rank,
+                                             target_modules=lora.targets, init_lora_weights=True))
+
+
+def optimizer_for(run: Run) -> torch.optim.Optimizer:
+    o = run.cfg.optim
+    groups = []
+    for component in run.trainable:
+        params = [p for n, p in run.named.items() if n.startswith(component + ".")]
+        scale = run.cfg.model.text_encoder_lr_scale if component == "text_encoder" else 1.0
+        groups.append({"params": params, "lr": o.lr * scale, "base_lr": o.lr * scale, "name": component})
+    return torch.optim.AdamW(groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, eps=o.eps)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> float:
+    """Linear warm-up to each group's base rate, then constant: a pure function of the step (no state)."""
+    factor = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor
+    return optimizer.param_groups[0]["lr"]
+
+
+def normalise_latents(vae, z: torch.Tensor) -> torch.Tensor:
+    c = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean, device=z.device).view(1, c, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=z.device).view(1, c, 1, 1, 1)
+    return (z - mean) / std
+
+
+@torch.no_grad()
+def encode_video(vae, frames: torch.Tensor, positions: torch.Tensor, seed: int) -> torch.Tensor:
+    """Frames (B, 3, T, H, W) in [-1, 1] → normalised latent samples (B, C, T', H', W')."""
+    posterior = vae.encode(frames.to(vae.dtype)).latent_dist
+    eps = torch.stack([torch.randn(posterior.mean.shape[1:], generator=sample_generator(seed, int(p), "posterior"))
+                       for p in positions]).to(posterior.mean)
+    return normalise_latents(vae, (posterior.mean + posterior.std * eps).float())
+
+
+def t2v_loss(run: Run, nets: dict, frames, captions, positions) -> tuple[torch.Tensor, dict]:
+    m, seed = run.model, run.cfg.run.seed
+    latents = encode_video(m.vae, frames, positions, seed)
+    encoder = nets.get("text_encoder", m.text_encoder)
+    with torch.set_grad_enabled("text_encoder" in nets):
+        context = encode_prompts(m.tokenizer, encoder, captions, m.defaults.text_len)
+    fb = flow_batch(latents, positions, run.cfg.flow, seed, m.transformer.config.patch_size,
+                    prefix_ok=m.expand_timesteps)
+    timestep = fb.timestep if m.expand_timesteps else fb.sigma * 1000
+    transformer = nets["transformer"]
+    pred = transformer(hidden_states=fb.noisy.to(m.transformer.dtype), timestep=timestep,
+                       encoder_hidden_states=context.to(m.transformer.dtype), return_dict=False)[0]
+    return flow_loss(pred, fb), {}
+
+
+def step_loss(run: Run, nets: dict, batch) -> tuple[torch.Tensor, dict]:
+    frames, captions, positions = batch
+    frames = frames.to(run.model.device)
+    if run.kind == "vae":
+        return vae_loss(nets["vae"], frames, positions, run.cfg.vae, run.cfg.run.seed)
+    return t2v_loss(run, nets, frames, captions, positions)
+
+
+def tokens_per_sample(run: Run) -> int:
+    d = run.cfg.data
+    m = run.model
+    s, ts = m.vae.config.scale_factor_spatial, m.temporal_stride
+    _, ph, pw = m.transformer.config.patch_size
+    return ((d.frames - 1) // ts + 1) * (d.height // s // ph) * (d.width // s // pw)
+
+
+def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progress: bool = True) -> Path:
+    """Run (or continue) a training run; returns the run folder."""
+    from accelerate import Accelerator
+
+    # cpu=True on a machine without CUDA: under torchrun that means multi-process CPU (gloo), not "no".
+    accelerator = Accelerator(mixed_precision=cfg.run.mixed_precision, cpu=not torch.cuda.is_available())
+    out = Path(cfg.run.out)
+    found = ckpt.resolve_resume(out, resume)
+    if found is not None:
+        check_resumable(ckpt.read_state(found), kind, cfg)
+    torch.manual_seed(cfg.model.seed)
+    run = build_run(kind, cfg, accelerator.device)
+    optimizer = optimizer_for(run)
+    ema = EMA(run.named, cfg.run.ema_decay)
+    step, next_batch = 0, 0
+    if found is not None:
+        state = restore(run, ema, optimizer, found, accelerator.process_index)
+        step, next_batch = state["step"], state["next_batch"]
+    names = list(run.trainable)
+    forwards = [Autoencode(m) if n == "vae" else m for n, m in run.trainable.items()]  # what DDP wraps
+    wrapped = accelerator.prepare(*forwards, optimizer)
+    nets, optimizer = dict(zip(names, wrapped[:-1])), wrapped[-1]
+    source = make_source(cfg.data, run.model.spatial_multiple)
+    per_rank = cfg.run.batch_size
+    batches = iter(loader(source, cfg.data, seed=cfg.run.seed, start_batch=next_batch,
+                          rank=accelerator.process_index, world=accelerator.num_processes, per_rank=per_rank))
+    global_batch = per_rank * accelerator.num_processes * cfg.run.grad_accum
+    monitor = Monitor(out, cfg, kind, accelerator.is_main_process, show_progress, start=step)
+    monitor.write_config(found)
+    while step < cfg.run.steps:
+        started = time.perf_counter()
+        lr = set_lr(optimizer, step, cfg.optim.warmup_steps)
+        loss, parts = train_step(run, nets, batches, optimizer, accelerator)
+        ema.update(run.named)
+        step += 1
+        next_batch += cfg.run.grad_accum
+        seconds = time.perf_counter() - started
+        monitor.step(step, loss, parts, lr, global_batch / seconds,
+                     global_batch * tokens_per_sample(run) / seconds)
+        if cfg.run.sample_every and step % cfg.run.sample_every == 0 and accelerator.is_main_process:
+            with_ema(run, ema, lambda: monitor.samples(run, step))
+        if step % cfg.run.save_every == 0 or step == cfg.run.steps:
+            save(run, ema, optimizer, out, step, next_batch, accelerator, monitor)
+    monitor.close()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return out
+
+
+def train_step(run: Run, nets: dict, batches, optimizer, accelerator) -> tuple[float, dict]:
+    accum = run.cfg.run.grad_accum
+    total, parts = torch.zeros((), device=accelerator.device), {}
+    for micro in range(accum):
+        batch = next(batches)
+        sync = micro == accum - 1
+        contexts = [accelerator.no_sync(n) for n in nets.values()] if not sync else []
+        for c in contexts:
+            c.__enter__()
+        try:
+            with accelerator.autocast():
+                loss, extra = step_loss(run, nets, batch)
+            accelerator.backward(loss / accum)
+        finally:
+            for c in reversed(contexts):
+                c.__exit__(None, None, None)
+        total += loss.detach() / accum
+        for k, v in extra.items():
+            parts[k] = parts.get(k, 0.0) + float(v) / accum
+    accelerator.clip_grad_norm_(list(run.named.values()), run.cfg.optim.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return accelerator.reduce(total, "mean").item(), parts
+
+
+def with_ema(run: Run, ema: EMA, fn):
+    was_training = {n: m.training for n, m in run.trainable.items()}
+    ema.swap(run.named)
+    for m in run.trainable.values():
+        m.eval()
+    try:
+        return fn()
+    finally:
+        ema.swap(run.named)
+        for n, m in run.trainable.items():
+            m.train(was_training[n])
+
+
+def trainable_state(run: Run, tensors: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    source = tensors if tensors is not None else {n: p.detach() for n, p in run.named.items()}
+    return {n: t.detach().cpu().contiguous() for n, t in source.items()}
+
+
+def save(run: Run, ema: EMA, optimizer, out: Path, step: int, next_batch: int, accelerator, monitor) -> Path:
+    state = {"kind": run.kind, "step": step, "next_batch": next_batch, "config": run.cfg.model_dump(mode="json"),
+             "base": run.cfg.model.base, "world_size": accelerator.num_processes, "time": time.time(),
+             "loss": monitor.last_loss}
+    if run.kind == "vae":
+        state["latents_mean"], state["latents_std"] = with_ema(run, ema, lambda: latent_stats(run))
+    path = ckpt.save_checkpoint(out, step, weights=trainable_state(run), ema=trainable_state(run, ema.shadow),
+                                optimizer=optimizer, state=state, keep_last=run.cfg.run.keep_last,
+                                rank=accelerator.process_index, barrier=accelerator.wait_for_everyone)
+    monitor.saved(path)
+    return path
+
+
+@torch.no_grad()
+def latent_stats(run: Run) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the VAE's posterior means over `stats_batches` batches."""
+    cfg = run.cfg
+    source = make_source(cfg.data, run.model.spatial_multiple)
+    batches = loader(source, cfg.data, seed=cfg.run.seed + 1, start_batch=0, rank=0, world=1,
+                     per_rank=cfg.run.batch_size)
+    sums, squares, count = 0.0, 0.0, 0
+    for i, (frames, _, _) in zip(range(cfg.vae.stats_batches), batches):
+        mu = run.model.vae.encode(frames.to(run.model.device)).latent_dist.mean.double()  # (B, C, T, H, W)
+        sums = sums + mu.sum(dim=(0, 2, 3, 4))
+        squares = squares + (mu**2).sum(dim=(0, 2, 3, 4))
+        count += mu.numel() // mu.shape[1]
+    mean = sums / count
+    std = (squares / count - mean**2).clamp(min=1e-12).sqrt()
+    return mean.tolist(), std.tolist()
+
+
+def restore(run: Run, ema: EMA, optimizer, path: Path, rank: int) -> dict:
+    weights, shadow = ckpt.load_weights(path, "weights"), ckpt.load_weights(path, "ema")
+    missing = set(run.named) - set(weights)
+    if missing:
+        raise InvalidInput("resume", f"{path} lacks {len(missing)} trainable tensors, e.g. {sorted(missing)[0]}")
+    with torch.no_grad():
+        for n, p in run.named.items():
+            p.copy_(weights[n])
+            ema.shadow[n] = shadow[n].float().clone()
+    return ckpt.load_training_state(path, optimizer, rank)
+
+
+def check_resumable(state: dict, kind: str, cfg: TrainConfig) -> None:
+    if state["kind"] != kind:
+        raise InvalidInput("resume", f"the checkpoint is from a {state['kind']} run, not {kind}")
+    before = state["config"]["model"]
+    if before["base"] != cfg.model.base or before["seed"] != cfg.model.seed:
+        raise InvalidInput("resume", f"the checkpoint started from model.base={before['base']!r} "
+                                     f"(seed {before['seed']}); this config says {cfg.model.base!r}")
+
+
+def read_run_state(path: Path) -> tuple[Path, dict]:
+    """A run folder or a checkpoint → (checkpoint path, its state)."""
+    found = ckpt.resolve_resume(Path(path), str(path))
+    return found, ckpt.read_state(found)
+
+
+def throughput_summary(metrics_file: Path) -> dict:
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    rates = sorted(r["samples_per_s"] for r in rows[1:]) or [math.nan]
+    return {"steps": len(rows), "median_samples_per_s": rates[len(rates) // 2]}

@@ -1,0 +1,89 @@
+"""The training objectives: flow matching for the transformer, reconstruction + KL for the VAE.
+
+Flow matching (Lipman et al. 2023; rectified flow, Liu et al. 2023): x_σ = (1 − σ)·x_0 + σ·ε, the
+transformer learns the velocity v = ε − x_0 with an MSE loss. σ is drawn logit-normal (SD3, Esser
+et al. 2024) or uniform, then optionally shifted like Wan's sampler. Prefix conditioning: some
+samples keep their first k latent frames clean, with timestep 0 on those tokens (as Wan2.2-TI2V),
+so the same model later continues a given image or clip; the loss skips the clean frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from openreel.sampling.schedule import NUM_TRAIN_TIMESTEPS, shift_sigmas
+from openreel.train.config import FlowSection, VaeSection
+from openreel.train.data import sample_generator
+
+
+@dataclass
+class FlowBatch:
+    noisy: torch.Tensor  # (B, C, T, H, W) x_σ
+    target: torch.Tensor  # (B, C, T, H, W) v = ε − x_0
+    timestep: torch.Tensor  # (B, tokens) 1000·σ per token, 0 on clean prefix tokens
+    mask: torch.Tensor  # (B, 1, T, 1, 1) 1 where the loss counts
+    sigma: torch.Tensor  # (B,)
+
+
+def draw_sigma(cfg: FlowSection, g: torch.Generator) -> torch.Tensor:
+    if cfg.timesteps == "logit_normal":
+        sigma = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn((), generator=g))
+    else:
+        sigma = torch.rand((), generator=g)
+    return shift_sigmas(sigma, cfg.shift)
+
+
+def flow_batch(latents: torch.Tensor, positions: torch.Tensor, cfg: FlowSection, seed: int,
+               patch: tuple[int, int, int], prefix_ok: bool = True) -> FlowBatch:
+    """Noise, σ and prefix for each sample, each drawn from (seed, sample position) alone."""
+    b, _, t, h, w = latents.shape
+    noise = torch.stack([torch.randn(latents.shape[1:], generator=sample_generator(seed, int(p), "noise"))
+                         for p in positions]).to(latents)
+    sigma = torch.stack([draw_sigma(cfg, sample_generator(seed, int(p), "sigma")) for p in positions]).to(latents)
+    clean = torch.zeros(b, dtype=torch.long)
+    if prefix_ok and cfg.prefix_prob > 0 and t > 1:
+        for i, p in enumerate(positions):
+            g = sample_generator(seed, int(p), "prefix")
+            if torch.rand((), generator=g).item() < cfg.prefix_prob:
+                clean[i] = torch.randint(1, min(cfg.prefix_max_frames, t - 1) + 1, (), generator=g)
+    frame = torch.arange(t)
+    is_clean = (frame[None, :] < clean[:, None]).to(latents.device)  # (B, T)
+    s = sigma.view(b, 1, 1, 1, 1) * (~is_clean).view(b, 1, t, 1, 1)  # σ = 0 on clean frames
+    noisy = (1 - s) * latents + s * noise
+    pt, ph, pw = patch
+    per_frame = (sigma[:, None] * NUM_TRAIN_TIMESTEPS) * (~is_clean)  # (B, T)
+    timestep = per_frame.repeat_interleave((h // ph) * (w // pw), dim=1)  # (B, T*h'*w') tokens, frame-major
+    mask = (~is_clean).to(latents.dtype).view(b, 1, t, 1, 1)
+    return FlowBatch(noisy, noise - latents, timestep, mask, sigma)
+
+
+def flow_loss(pred: torch.Tensor, batch: FlowBatch) -> torch.Tensor:
+    """Mean squared velocity error over the frames that were noised."""
+    err = (pred.float() - batch.target.float()) ** 2 * batch.mask
+    return err.sum() / (batch.mask.sum() * err.shape[1] * err.shape[3] * err.shape[4]).clamp(min=1)
+
+
+class Autoencode(torch.nn.Module):
+    """VAE encode → posterior sample → decode as one forward, so DDP sees (and syncs) all of it."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, frames: torch.Tensor, positions: torch.Tensor, seed: int):
+        posterior = self.vae.encode(frames).latent_dist
+        eps = torch.stack([torch.randn(posterior.mean.shape[1:], generator=sample_generator(seed, int(p), "posterior"))
+                           for p in positions]).to(posterior.mean)
+        recon = self.vae.decode(posterior.mean + posterior.std * eps).sample
+        return recon, posterior.mean, posterior.logvar
+
+
+def vae_loss(autoencode, frames: torch.Tensor, positions: torch.Tensor, cfg: VaeSection, seed: int):
+    """Reconstruction (L1 or L2) of a posterior sample, plus `kl_weight` x mean KL per latent element."""
+    recon, mean, logvar = autoencode(frames, positions, seed)
+    rec = F.l1_loss(recon, frames) if cfg.loss == "l1" else F.mse_loss(recon, frames)
+    kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).mean()
+    return rec + cfg.kl_weight * kl, {"recon": rec.detach(), "kl": kl.detach()}
