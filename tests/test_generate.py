@@ -131,6 +131,10 @@ def test_guidance_changes_the_video(tiny_generator):
 
 
 def test_aspect_and_seconds(tiny_generator):
-    v = tiny_generator.generate("a red ball", seed=0, aspect="16:9", seconds=0.5, steps=1, fps=16)
-    assert v.frames.shape == (9, 192, 336, 3)
+    wide = tiny_generator.resolve("a red ball", aspect="16:9", seconds=0.5)
+    tall = tiny_generator.resolve("a red ball", aspect="9:16")
+    assert (wide.width, wide.height, wide.frames) == (336, 192, 9)  # about the default 256x256 area
+    assert (tall.width, tall.height) == (192, 336)
+    v = tiny_generator.generate("a red ball", seed=0, size="32x16", seconds=0.5, steps=1, fps=16)
+    assert v.frames.shape == (9, 16, 32, 3)
     assert v.record.settings.seconds == pytest.approx(9 / 16)

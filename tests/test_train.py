@@ -196,6 +196,24 @@ def test_lora_save_load_changes_outputs_and_scale_zero_restores(tmp_path, clips,
     assert full.record.model.lora["scale"] == 1.0 and len(full.record.model.lora["sha256"]) == 64
 
 
+def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
+    """With frozen encoders, training from the cache equals encoding each step."""
+    from openreel.train.cache import build_cache
+    from openreel.train.loop import load_base
+
+    common = ["model.base=tiny", "data.source=folder", f'data.path="{clips}"', "data.width=16", "data.height=16",
+              "data.frames=9", "run.batch_size=2", "run.log_every=1", "run.steps=3"]
+    cfg = load_config(None, common)
+    build_cache(load_base(cfg, torch.device("cpu")), cfg, tmp_path / "cache")
+    train("t2v", load_config(None, common + [f'run.out="{tmp_path / "live"}"']), show_progress=False)
+    train("t2v", load_config(None, common + [f'run.out="{tmp_path / "cached"}"', f'data.cache="{tmp_path / "cache"}"']),
+          show_progress=False)
+    assert np.allclose(losses(tmp_path / "live"), losses(tmp_path / "cached"), rtol=1e-4)
+    with pytest.raises(InvalidInput, match="made for other width"):
+        train("t2v", load_config(None, common + ["data.width=32", "data.height=32",
+                                                 f'data.cache="{tmp_path / "cache"}"']), show_progress=False)
+
+
 def test_prefix_conditioning_keeps_first_frames_clean():
     from openreel.train.config import FlowSection
     from openreel.train.objective import flow_batch, flow_loss

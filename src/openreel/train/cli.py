@@ -106,6 +106,33 @@ def train_lora(base, data, rank, config, overrides, resume, out, steps, quiet) -
     _run("lora", config, overrides, resume, out or "runs/lora", steps, quiet, extra)
 
 
+@train.command("cache")
+@click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config file")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="override a config key")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="cache folder to write")
+def train_cache(config, overrides, out: Path) -> None:
+    """Encode a folder dataset once (VAE latents, caption embeddings) for runs with frozen encoders.
+
+    Then train with `--set data.cache=<folder>`; the cache is checked against the model and data
+    settings before use.
+
+    \b
+    Examples:
+      openreel train cache --config configs/lora-wan.toml --out cache/my_clips
+      openreel train lora --model /models/Wan2.1-T2V-1.3B-Diffusers --data my_clips/ --set data.cache=cache/my_clips
+    """
+    import torch
+
+    from openreel.train.cache import build_cache
+    from openreel.train.config import load_config
+    from openreel.train.loop import load_base
+
+    cfg = load_config(config, list(overrides))
+    model = load_base(cfg, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    build_cache(model, cfg, out, progress=lambda i, n: click.echo(f"\rencoded {i}/{n}", nl=i == n, err=True))
+    click.echo(f"wrote {out}")
+
+
 @click.command("export")
 @click.argument("run", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")

@@ -44,6 +44,7 @@ class DataSection(Section):
     # Draw noise, σ and caption from the clip index instead of the sample position, so every epoch
     # sees the same noisy inputs: the classic "overfit a few examples" check of a training setup.
     fixed_noise: bool = False
+    cache: str | None = Field(None, description="latent + text cache from `openreel train cache` (folder data)")
     workers: int = Field(0, ge=0)
 
 

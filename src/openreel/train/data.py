@@ -219,41 +219,53 @@ class BatchPlan:
         return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def pick_caption(captions: dict[str, list[str]], cfg: DataSection, seed: int, position: int) -> str:
-    """One caption for this sample: a configured language, a random phrasing, or "" (dropout)."""
-    g = sample_generator(seed, position, "dropout")
+def pick_caption(counts: dict[str, int], cfg: DataSection, seed: int, key: int) -> tuple[str, int] | None:
+    """Which caption this sample reads: (language, index), or None for the empty prompt (dropout)."""
+    g = sample_generator(seed, key, "dropout")
     if torch.rand((), generator=g).item() < cfg.caption_dropout:
-        return ""
-    langs = [lang for lang in cfg.languages if captions.get(lang)] or [k for k, v in captions.items() if v]
-    g = sample_generator(seed, position, "caption")
+        return None
+    langs = [lang for lang in cfg.languages if counts.get(lang)] or [k for k, n in counts.items() if n]
+    g = sample_generator(seed, key, "caption")
     lang = langs[int(torch.randint(len(langs), (), generator=g))]
-    options = captions[lang]
-    return options[int(torch.randint(len(options), (), generator=g))]
+    return lang, int(torch.randint(counts[lang], (), generator=g))
 
 
 class TrainSamples(torch.utils.data.Dataset):
-    """Item = (global sample position, clip index) → (frames, caption, random key).
+    """Item = (global sample position, clip index) → a dict with "key" plus either
+    "frames" (3, T, H, W) and "caption", or, from a cache, latent "mean"/"std" and "context".
 
-    The key seeds the sample's caption choice, noise and σ: the position, or with
-    `fixed_noise` the clip index.
+    The key seeds the sample's caption choice, noise and σ: the position, or with `fixed_noise`
+    the clip index.
     """
 
-    def __init__(self, source, cfg: DataSection, seed: int):
-        self.source, self.cfg, self.seed = source, cfg, seed
+    def __init__(self, source, cfg: DataSection, seed: int, cache=None, text_len: int = 0):
+        self.source, self.cfg, self.seed, self.cache, self.text_len = source, cfg, seed, cache, text_len
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, item: tuple[int, int]):
+    def __getitem__(self, item: tuple[int, int]) -> dict:
         position, index = item
-        key = index if self.cfg.fixed_noise else position  # what seeds this sample's randomness
+        key = index if self.cfg.fixed_noise else position
+        if self.cache is not None:
+            return self._cached(index, key)
         clip = self.source.clip(index)
-        return clip.frames, pick_caption(clip.captions, self.cfg, self.seed, key), key
+        choice = pick_caption({k: len(v) for k, v in clip.captions.items()}, self.cfg, self.seed, key)
+        caption = "" if choice is None else clip.captions[choice[0]][choice[1]]
+        return {"frames": clip.frames, "caption": caption, "key": key}
+
+    def _cached(self, index: int, key: int) -> dict:
+        from openreel.train.cache import EMPTY, pad
+
+        tensors = self.cache.load(index)
+        choice = pick_caption(self.cache.counts(index), self.cfg, self.seed, key)
+        text = tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"]
+        return {"mean": tensors["mean"], "std": tensors["std"], "context": pad(text, self.text_len), "key": key}
 
 
-def collate(items):
-    frames, captions, positions = zip(*items)
-    return torch.stack(frames), list(captions), torch.tensor(positions)
+def collate(items: list[dict]) -> dict:
+    return {k: torch.stack([i[k] for i in items]) if torch.is_tensor(items[0][k]) else
+            torch.tensor([i[k] for i in items]) if k == "key" else [i[k] for i in items] for k in items[0]}
 
 
 class RankBatches(torch.utils.data.Sampler):
@@ -271,8 +283,10 @@ class RankBatches(torch.utils.data.Sampler):
             k += 1
 
 
-def loader(source, cfg: DataSection, *, seed: int, start_batch: int, rank: int, world: int, per_rank: int):
+def loader(source, cfg: DataSection, *, seed: int, start_batch: int, rank: int, world: int, per_rank: int,
+           cache=None, text_len: int = 0):
     plan = BatchPlan(source, per_rank * world, cfg.seed)
     sampler = RankBatches(plan, start_batch, rank, world, per_rank)
-    return torch.utils.data.DataLoader(TrainSamples(source, cfg, seed), batch_sampler=sampler, collate_fn=collate,
+    samples = TrainSamples(source, cfg, seed, cache, text_len)
+    return torch.utils.data.DataLoader(samples, batch_sampler=sampler, collate_fn=collate,
                                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0)

@@ -66,8 +66,7 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
     """The base model with the parts this kind of run trains made trainable (the rest frozen)."""
     if kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
-    base = cfg.model.base
-    model = load_model(base, device=device) if Path(base).is_dir() else build_preset(base, seed=cfg.model.seed).to(device)
+    model = load_base(cfg, device)
     for module in model.modules().values():
         module.requires_grad_(False)
     if kind == "vae":
@@ -87,6 +86,12 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
         model.transformer.enable_gradient_checkpointing()
     named = {f"{c}.{n}": p for c, m in trainable.items() for n, p in m.named_parameters() if p.requires_grad}
     return Run(kind, cfg, model, trainable, named)
+
+
+def load_base(cfg: TrainConfig, device: torch.device) -> VideoModel:
+    """The model a run starts from: a folder's weights, or a preset initialised from model.seed."""
+    base = cfg.model.base
+    return load_model(base, device=device) if Path(base).is_dir() else build_preset(base, seed=cfg.model.seed).to(device)
 
 
 def add_lora(model: VideoModel, cfg: TrainConfig) -> None:
@@ -131,13 +136,19 @@ def encode_video(vae, frames: torch.Tensor, positions: torch.Tensor, seed: int) 
     return normalise_latents(vae, (posterior.mean + posterior.std * eps).float())
 
 
-def t2v_loss(run: Run, nets: dict, frames, captions, positions) -> tuple[torch.Tensor, dict]:
-    m, seed = run.model, run.cfg.run.seed
-    latents = encode_video(m.vae, frames, positions, seed)
-    encoder = nets.get("text_encoder", m.text_encoder)
-    with torch.set_grad_enabled("text_encoder" in nets):
-        context = encode_prompts(m.tokenizer, encoder, captions, m.defaults.text_len)
-    fb = flow_batch(latents, positions, run.cfg.flow, seed, m.transformer.config.patch_size,
+def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
+    m, seed, keys = run.model, run.cfg.run.seed, batch["key"]
+    if "mean" in batch:  # from the cache: posterior statistics and finished text embeddings
+        eps = torch.stack([torch.randn(batch["mean"].shape[1:], generator=sample_generator(seed, int(k), "posterior"))
+                           for k in keys])
+        latents = normalise_latents(m.vae, (batch["mean"] + batch["std"] * eps).to(m.device))
+        context = batch["context"].to(m.device)
+    else:
+        latents = encode_video(m.vae, batch["frames"].to(m.device), keys, seed)
+        encoder = nets.get("text_encoder", m.text_encoder)
+        with torch.set_grad_enabled("text_encoder" in nets):
+            context = encode_prompts(m.tokenizer, encoder, batch["caption"], m.defaults.text_len)
+    fb = flow_batch(latents, keys, run.cfg.flow, seed, m.transformer.config.patch_size,
                     prefix_ok=m.expand_timesteps)
     timestep = fb.timestep if m.expand_timesteps else fb.sigma * 1000
     transformer = nets["transformer"]
@@ -146,12 +157,10 @@ def t2v_loss(run: Run, nets: dict, frames, captions, positions) -> tuple[torch.T
     return flow_loss(pred, fb), {}
 
 
-def step_loss(run: Run, nets: dict, batch) -> tuple[torch.Tensor, dict]:
-    frames, captions, positions = batch
-    frames = frames.to(run.model.device)
+def step_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     if run.kind == "vae":
-        return vae_loss(nets["vae"], frames, positions, run.cfg.vae, run.cfg.run.seed)
-    return t2v_loss(run, nets, frames, captions, positions)
+        return vae_loss(nets["vae"], batch["frames"].to(run.model.device), batch["key"], run.cfg.vae, run.cfg.run.seed)
+    return t2v_loss(run, nets, batch)
 
 
 def tokens_per_sample(run: Run) -> int:
@@ -185,9 +194,11 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
     wrapped = accelerator.prepare(*forwards, optimizer)
     nets, optimizer = dict(zip(names, wrapped[:-1])), wrapped[-1]
     source = make_source(cfg.data, run.model.spatial_multiple)
+    cache = open_cache(run) if cfg.data.cache else None
     per_rank = cfg.run.batch_size
     batches = iter(loader(source, cfg.data, seed=cfg.run.seed, start_batch=next_batch,
-                          rank=accelerator.process_index, world=accelerator.num_processes, per_rank=per_rank))
+                          rank=accelerator.process_index, world=accelerator.num_processes, per_rank=per_rank,
+                          cache=cache, text_len=run.model.defaults.text_len))
     global_batch = per_rank * accelerator.num_processes * cfg.run.grad_accum
     monitor = Monitor(out, cfg, kind, accelerator.is_main_process, show_progress, start=step)
     monitor.write_config(found)
@@ -209,6 +220,14 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
+
+
+def open_cache(run: Run):
+    from openreel.train.cache import CachedClips
+
+    if run.kind == "vae":
+        raise InvalidInput("data.cache", "VAE training reads frames; unset data.cache")
+    return CachedClips(run.cfg.data.cache, run.model, run.cfg)
 
 
 def train_step(run: Run, nets: dict, batches, optimizer, accelerator) -> tuple[float, dict]:
@@ -275,8 +294,8 @@ def latent_stats(run: Run) -> tuple[list[float], list[float]]:
     batches = loader(source, cfg.data, seed=cfg.run.seed + 1, start_batch=0, rank=0, world=1,
                      per_rank=cfg.run.batch_size)
     sums, squares, count = 0.0, 0.0, 0
-    for i, (frames, _, _) in zip(range(cfg.vae.stats_batches), batches):
-        mu = run.model.vae.encode(frames.to(run.model.device)).latent_dist.mean.double()  # (B, C, T, H, W)
+    for _, batch in zip(range(cfg.vae.stats_batches), batches):
+        mu = run.model.vae.encode(batch["frames"].to(run.model.device)).latent_dist.mean.double()  # (B, C, T, H, W)
         sums = sums + mu.sum(dim=(0, 2, 3, 4))
         squares = squares + (mu**2).sum(dim=(0, 2, 3, 4))
         count += mu.numel() // mu.shape[1]
