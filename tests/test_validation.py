@@ -43,8 +43,10 @@ def test_invalid_settings_name_field_and_limit(tiny_generator, settings, field, 
         assert word in err.value.message, err.value.message
 
 
-@pytest.mark.parametrize("prompt, words", [("", ["empty"]), ("   \n ", ["empty"]), ("x" * 300, ["301 tokens", "at most 256"]),
-                                           ("球" * 90, ["271 tokens"]), ("y" * 2001, ["2001 characters", "2000"])])
+@pytest.mark.parametrize("prompt, words", [
+    ("", ["empty"]), ("   \n ", ["empty"]), ("x" * 300, ["301 tokens", "at most 256"]),
+    ("球" * 90, ["271 tokens"]), ("y" * 2001, ["2001 characters", "2000"]),
+])
 def test_bad_prompts(tiny_generator, prompt, words):
     with pytest.raises(InvalidInput) as err:
         tiny_generator.resolve(prompt)
@@ -102,7 +104,8 @@ def test_cli_user_errors_exit_2_without_traceback(tmp_path, monkeypatch, capsys,
 def test_cli_error_in_a_real_process(tmp_path):
     res = run_cli("generate", "a ball", "--frames", "10", "-m", "tiny", cwd=tmp_path)
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines()[-1] == "error: frames: 10 does not fit the model (4n+1 frames); nearest valid: 9 or 13"
+    last_line = res.stderr.strip().splitlines()[-1]
+    assert last_line == "error: frames: 10 does not fit the model (4n+1 frames); nearest valid: 9 or 13"
 
 
 def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):

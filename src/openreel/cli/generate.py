@@ -43,7 +43,12 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--lora-scale", type=float, default=1.0, show_default=True, help="strength of the LoRA adapter")
 @click.option("--gif", is_flag=True, help="also write an animated GIF beside the MP4")
 @click.option("--sheet", is_flag=True, help="also write a PNG contact sheet of frames beside the MP4")
-@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality (lower is better)")
+@click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True,
+              help="H.264 quality (lower is better)")
+@click.option("--manifest-prompt", is_flag=True, default=None,
+              help="include the prompt in the signed C2PA manifest [default: provenance.toml, off]")
+@click.option("--allow-unwatermarked", is_flag=True, default=None,
+              help="write frames too small for the watermark, marked \"not watermarked\", instead of failing")
 @click.option("--device", help="cpu, cuda, cuda:1 ... [default: cuda if available]")
 @click.option("--dtype", type=click.Choice(sorted(DTYPES)), help="weights dtype [default: bf16 on GPU, fp32 on CPU]")
 @click.option("-f", "--force", is_flag=True, help="overwrite the output if it exists")
@@ -53,12 +58,14 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
              aspect: str | None, frames: int | None, seconds: float | None, fps: float | None, steps: int | None,
              guidance: float | None, seed: int | None, solver: str | None, shift: float | None, lora: Path | None,
              lora_scale: float, gif: bool,
-             sheet: bool, crf: int, device: str | None, dtype: str | None, force: bool, quiet: bool,
-             as_json: bool) -> None:
+             sheet: bool, crf: int, manifest_prompt: bool | None, allow_unwatermarked: bool | None,
+             device: str | None, dtype: str | None, force: bool, quiet: bool, as_json: bool) -> None:
     """Generate a video from PROMPT (English or Chinese) and write it as MP4.
 
     Beside the MP4 goes a JSON generation record (prompt, seed, every setting, model and weights
     hash, time per stage, peak memory, energy); the MP4 carries the same record in its metadata.
+    Every video is watermarked and C2PA-signed (check one with `openreel verify`), and prompts
+    pass the content policy first.
 
     \b
     Examples:
@@ -79,6 +86,9 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
     request = parse_request(prompt=prompt, negative_prompt=negative_prompt, size=size, aspect=aspect, frames=frames,
                             seconds=seconds, fps=fps, steps=steps, guidance=guidance, seed=seed, solver=solver,
                             shift=shift)  # fails fast, before torch and a model load
+    from openreel.provenance.policy import check_prompt_policy
+
+    check_prompt_policy(request.prompt)  # also checked in Generator.resolve; here it answers before the model loads
     import warnings
 
     import torch
@@ -96,7 +106,8 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
                                     lora=lora, lora_scale=lora_scale)
     show_bar = not quiet and sys.stderr.isatty()
     video = gen.generate(request, progress_bar=show_bar)
-    written = video.save(output, gif=gif, sheet=sheet, crf=crf)
+    written = video.save(output, gif=gif, sheet=sheet, crf=crf, manifest_prompt=manifest_prompt,
+                         allow_unwatermarked=allow_unwatermarked)
     if as_json:
         click.echo(json.dumps(video.record.model_dump(), ensure_ascii=False, indent=2))
     if not quiet:

@@ -46,8 +46,8 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None) -> Path:
     for i in range(len(source)):
         clip = source.clip(i)
         posterior = model.vae.encode(clip.frames[None].to(model.device)).latent_dist
-        tensors = {"mean": posterior.mean[0].float().cpu().contiguous(), "std": posterior.std[0].float().cpu().contiguous(),
-                   EMPTY: trim(empty)}
+        tensors = {"mean": posterior.mean[0].float().cpu().contiguous(),
+                   "std": posterior.std[0].float().cpu().contiguous(), EMPTY: trim(empty)}
         for lang, caps in clip.captions.items():
             embs = encode_prompts(model.tokenizer, model.text_encoder, caps, text_len)
             for j, emb in enumerate(embs):

@@ -12,8 +12,6 @@ Distributed through Accelerate: the same code runs on one CPU, under `torchrun`,
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +89,9 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
 def load_base(cfg: TrainConfig, device: torch.device) -> VideoModel:
     """The model a run starts from: a folder's weights, or a preset initialised from model.seed."""
     base = cfg.model.base
-    return load_model(base, device=device) if Path(base).is_dir() else build_preset(base, seed=cfg.model.seed).to(device)
+    if Path(base).is_dir():
+        return load_model(base, device=device)
+    return build_preset(base, seed=cfg.model.seed).to(device)
 
 
 def add_lora(model: VideoModel, cfg: TrainConfig) -> None:
@@ -329,9 +329,3 @@ def read_run_state(path: Path) -> tuple[Path, dict]:
     """A run folder or a checkpoint → (checkpoint path, its state)."""
     found = ckpt.resolve_resume(Path(path), str(path))
     return found, ckpt.read_state(found)
-
-
-def throughput_summary(metrics_file: Path) -> dict:
-    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    rates = sorted(r["samples_per_s"] for r in rows[1:]) or [math.nan]
-    return {"steps": len(rows), "median_samples_per_s": rates[len(rates) // 2]}
