@@ -16,6 +16,11 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="openreel-test-cache-")  # weights-hash cache
+os.environ["OPENREEL_CONFIG_DIR"] = tempfile.mkdtemp(prefix="openreel-test-config-")  # local C2PA identity
+os.environ["OPENREEL_DATA_DIR"] = tempfile.mkdtemp(prefix="openreel-test-data-")  # records, policy audit log
+# Test models write 16x16 / 32x32 frames, below the watermark's 128x128 minimum: write them marked
+# "not watermarked" instead of failing (the default). tests/provenance checks both behaviours.
+os.environ["OPENREEL_WATERMARK_UNAVAILABLE"] = "mark"
 
 TINY = dict(size="16x16", frames=9, steps=3)  # 2x2x3 latents: seconds per test, not minutes
 

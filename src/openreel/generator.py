@@ -23,6 +23,8 @@ import torch
 from openreel.energy import energy_meter
 from openreel.errors import Cancelled, InvalidInput
 from openreel.models.bundle import VideoModel, load_model
+from openreel.provenance import stamp
+from openreel.provenance.policy import check_prompt_policy
 from openreel.record import GenerationRecord, ModelRef, PeakMemory, StageTimer, device_info
 from openreel.request import GenerationRequest, Limits, Settings, parse_request, resolve
 from openreel.sampling.loop import sample_video
@@ -58,10 +60,15 @@ class Video:
     def seconds(self) -> float:
         return len(self.frames) / self.fps
 
-    def save(self, path: str | Path, *, gif: bool = False, sheet: bool = False, crf: int = 18) -> dict[str, Path]:
+    def save(self, path: str | Path, *, gif: bool = False, sheet: bool = False, crf: int = 18,
+             manifest_prompt: bool | None = None, allow_unwatermarked: bool | None = None) -> dict[str, Path]:
         """Write the MP4 (record in its metadata), a JSON sidecar, and optionally a GIF and a PNG sheet.
 
-        The encode stage's time and energy are added to the record before it is written.
+        Every frame carries the invisible watermark and the MP4 a signed C2PA manifest (see
+        `openreel.provenance.stamp`); `manifest_prompt` puts the prompt in the manifest, and
+        `allow_unwatermarked` writes frames too small for the mark as "not watermarked" instead of
+        failing (both default to provenance.toml). The encode stage's time and energy (watermark
+        included) are added to the record before it is written.
         """
         path = Path(path)
         if path.suffix.lower() != ".mp4":
@@ -69,20 +76,28 @@ class Video:
                                          f"(--gif and --sheet add a GIF and a PNG beside it)")
         # Encode first, timed, then copy the packets into the final file with the completed record.
         meter, start = energy_meter(torch.device("cpu")), time.perf_counter()
-        encoded = write_mp4(self.frames, path.with_name(f".{path.name}.encoding.mp4"), self.fps, crf=crf)
+        previous = self.record.provenance  # saving again keeps the content id
+        stamped = stamp.watermark(self.frames, content_id=int(previous.watermark.content_id, 16) if previous else None,
+                                  manifest_prompt=manifest_prompt, allow_unwatermarked=allow_unwatermarked)
+        self.record.provenance = stamped.provenance
+        encoded = write_mp4(stamped.frames, path.with_name(f".{path.name}.encoding.mp4"), self.fps, crf=crf)
         self._add_stage("encode", time.perf_counter() - start, meter.joules(), meter.method)
         record_json = self.record.model_dump_json()
+        unsigned = path.with_name(f".{path.name}.unsigned.mp4")
         try:
-            remux(encoded, path, {RECORD_KEY: record_json, "comment": "Made with OpenReel (AI-generated)"})
+            remux(encoded, unsigned, {RECORD_KEY: record_json, "comment": "Made with OpenReel (AI-generated)"})
+            stamp.sign(unsigned, path, json.loads(record_json))
         finally:
             encoded.unlink(missing_ok=True)
+            unsigned.unlink(missing_ok=True)
+        stamp.store_record(json.loads(record_json))
         written = {"video": path, "record": path.with_suffix(".json")}
         written["record"].write_text(json.dumps(json.loads(record_json), indent=2, ensure_ascii=False) + "\n",
                                      encoding="utf-8")
         if gif:
-            written["gif"] = write_gif(self.frames, path.with_suffix(".gif"), self.fps)
+            written["gif"] = write_gif(stamped.frames, path.with_suffix(".gif"), self.fps)
         if sheet:
-            written["sheet"] = write_png(contact_sheet(self.frames), path.with_suffix(".png"))
+            written["sheet"] = write_png(contact_sheet(stamped.frames), path.with_suffix(".png"))
         return written
 
     def _add_stage(self, name: str, seconds: float, joules: float, method: str) -> None:
@@ -149,8 +164,9 @@ class Generator:
         return self._weights_hash
 
     def resolve(self, prompt: str | GenerationRequest, **settings) -> Settings:
-        """Validate a request against this model and the limits, without generating."""
+        """Validate a request (content policy included) against this model and the limits, without generating."""
         request = prompt if isinstance(prompt, GenerationRequest) else parse_request(prompt=prompt, **settings)
+        check_prompt_policy(request.prompt)  # refusals raise PolicyViolation, before any generation
         tok, text_len = self.model.tokenizer, self.model.defaults.text_len
 
         def check(text: str, field: str, allow_empty: bool) -> str:

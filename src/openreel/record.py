@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, Field
 
 from openreel import __version__
+from openreel.provenance.schema import Provenance
 from openreel.request import Settings
 
 
@@ -51,6 +52,7 @@ class GenerationRecord(BaseModel):
     timings_s: dict[str, float]
     memory: Memory
     energy: Energy
+    provenance: Provenance | None = None  # watermark payload and signing status, set by Video.save
 
     def summary(self) -> str:
         s, t = self.settings, self.timings_s

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 from PIL import Image
+from serve_testkit import MODEL_ID, SMALL, Server, running, wait_for
 
 from openreel.errors import PolicyViolation
 from openreel.video.io import read_video
-from serve_testkit import MODEL_ID, SMALL, Server, running, wait_for
 
 # Tight limits, so the limit tests need no big requests.
 LIMITS = {"max_steps": 50, "max_frames": 33, "max_pixels": 64 * 64, "max_prompt_chars": 200}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from serve_testkit import MODEL_ID, Server
+
 from openreel.serve.backends import RealBackend
 from openreel.serve.model_facts import describe_model
 from openreel.serve.worker import Worker
 from openreel.video.io import read_video
-from serve_testkit import MODEL_ID, Server
 
 
 def test_real_tiny_model_through_the_api(tmp_path, tiny_generator):

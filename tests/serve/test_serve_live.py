@@ -9,9 +9,9 @@ import sys
 import warnings
 
 import pytest
+from serve_testkit import MODEL_ID, REPO, LiveServer, wait_for
 
 from openreel.video.io import read_video
-from serve_testkit import MODEL_ID, REPO, LiveServer, wait_for
 
 ARTIFACTS = REPO / "out" / "test-artifacts"
 

@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from serve_testkit import MODEL_ID, new_job
 
 from openreel.serve.queue import IdempotencyConflict, SQLiteQueue, TooManyActive, UnknownCursor
-from serve_testkit import MODEL_ID, new_job
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 
+from serve_testkit import MODEL_ID, SMALL, Server, new_job, wait_for, worker_process
+
 from openreel.serve.config import ServeConfig
 from openreel.serve.pool import WorkerPool
 from openreel.serve.queue import SQLiteQueue
 from openreel.serve.storage import VideoStore
 from openreel.video.io import read_video
-from serve_testkit import MODEL_ID, SMALL, Server, new_job, wait_for, worker_process
 
 
 def config(tmp_path, **over) -> ServeConfig:

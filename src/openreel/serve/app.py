@@ -39,8 +39,19 @@ from openreel.serve.keys import KeyStore
 from openreel.serve.model_facts import ServedModel
 from openreel.serve.queue import IdempotencyConflict, Job, NewJob, SQLiteQueue, TooManyActive, UnknownCursor
 from openreel.serve.ratelimit import RateLimiter
-from openreel.serve.schemas import (CreateVideoRequest, ModelInfo, ModelList, ModelObject, VideoDeleted, VideoList,
-                                    VideoObject, api_field, describe_error, parse_create, to_generation_fields)
+from openreel.serve.schemas import (
+    CreateVideoRequest,
+    ModelInfo,
+    ModelList,
+    ModelObject,
+    VideoDeleted,
+    VideoList,
+    VideoObject,
+    api_field,
+    describe_error,
+    parse_create,
+    to_generation_fields,
+)
 from openreel.serve.storage import VARIANTS, VideoStore, valid_id
 from openreel.serve.uploads import Upload, check_image, read_body
 from openreel.serve.worker import sweep_scratch
