@@ -57,3 +57,16 @@ def test_gif_and_sheet(tmp_path):
     assert sheet.shape == (2 * 32 + 2, 2 * 48 + 2, 3)
     assert np.array_equal(sheet[:32, :48], frames[0]) and np.array_equal(sheet[34:, 50:], frames[-1])
     assert Image.open(write_png(sheet, tmp_path / "s.png")).size == (98, 66)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    path = write_mp4(moving_square(), tmp_path / "v.mp4", fps=16)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

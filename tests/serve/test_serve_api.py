@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 from serve_testkit import MODEL_ID, SMALL, Server, running, wait_for
@@ -350,3 +351,30 @@ def test_query_and_path_errors(srv):
     assert error_of(srv.client.put("/v1/videos"), 405)
     for bad in ("..%2F..%2Fopenreel.db", "video_../../x", "%2Fetc%2Fpasswd"):  # never a path
         assert srv.get(f"/v1/videos/{bad}/content").status_code == 404
+
+
+def test_verify_endpoint(srv, tmp_path, tiny_generator):
+    """POST /v1/verify runs `openreel verify` on the uploaded bytes; records stay private."""
+    from openreel.video.io import write_mp4
+
+    mp4 = srv.headers() | {"Content-Type": "video/mp4"}
+    signed = tmp_path / "signed.mp4"
+    tiny_generator.generate("a red ball", seed=0, size="128x128", frames=9, steps=1).save(signed)
+    r = srv.client.post("/v1/verify", content=signed.read_bytes(), headers=mp4)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["verdict"] == "verified" and report["exit_code"] == 0
+    assert report["c2pa"]["state"] == "trusted" and report["watermark"]["state"] == "found"
+    assert report["record_found"] is True and "record" not in report and "path" not in report
+
+    tampered = bytearray(signed.read_bytes())
+    tampered[len(tampered) // 2] ^= 0xFF
+    r = srv.client.post("/v1/verify", content=bytes(tampered), headers=mp4)
+    assert r.json()["verdict"] == "tampered" and r.json()["exit_code"] == 3
+
+    plain = write_mp4(np.zeros((9, 128, 128, 3), np.uint8), tmp_path / "plain.mp4", fps=16)
+    r = srv.client.post("/v1/verify", content=plain.read_bytes(), headers=mp4)
+    assert r.json()["verdict"] == "not_openreel" and r.json()["exit_code"] == 2
+    assert error_of(srv.client.post("/v1/verify", content=b"", headers=srv.headers()), 400)["param"] == "body"
+    assert error_of(srv.client.post("/v1/verify", content=b"x", headers=srv.headers(None)), 401)
+    assert not list((srv.config.data_dir / "scratch").iterdir())  # the upload is not kept

@@ -101,6 +101,7 @@ def create_app(config: ServeConfig, model: ServedModel, *, queue: SQLiteQueue | 
     owner = _owner_dependency(ctx)
     _add_video_routes(app, ctx, owner)
     _add_model_routes(app, ctx, owner)
+    _add_verify_route(app, ctx, owner)
     _add_page_routes(app)
     _document_create_schema(app)
     return app
@@ -257,6 +258,42 @@ def _add_model_routes(app: FastAPI, ctx: Context, owner) -> None:
                 "workers": {"configured": config.workers, "alive": len(workers),
                             "ready": sum(w["state"] in ("ready", "busy") for w in workers)},
                 "queue": {"queued": counts["queued"], "in_progress": counts["in_progress"]}}
+
+
+MAX_VERIFY_BYTES = 256 * 2**20
+
+
+def _add_verify_route(app: FastAPI, ctx: Context, owner) -> None:
+    """POST /v1/verify: the same check as `openreel verify`, on an uploaded file (the raw body)."""
+
+    @app.post("/v1/verify", tags=["provenance"], summary="Check a video's C2PA manifest and invisible watermark",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def verify(request: Request, who: str = Depends(owner)):
+        from openreel.serve.uploads import read_raw
+
+        data = await read_raw(request, MAX_VERIFY_BYTES, "body")
+        if not data:
+            raise ApiError(400, "body: send the video file as the request body", param="body", code="empty_body")
+        report = await run_in_threadpool(_verify_bytes, ctx.config.data_dir, data)
+        # Generation records are private to the key that made the video: say whether one exists, not what it is.
+        result = report.model_dump(exclude={"record", "path"}) | {"record_found": report.record is not None,
+                                                                   "object": "verification"}
+        return JSONResponse(result)
+
+
+def _verify_bytes(data_dir: Path, data: bytes):
+    import tempfile
+
+    from openreel.provenance.verify import verify_file
+
+    scratch = data_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=scratch, suffix=".mp4") as f:  # inside the data directory only
+        f.write(data)
+        f.flush()
+        return verify_file(f.name)
 
 
 def _add_page_routes(app: FastAPI) -> None:

@@ -68,6 +68,11 @@ async def read_body(request, max_upload_bytes: int) -> Body:
                         "multipart/form-data", param="Content-Type", code="unsupported_media_type")
 
 
+async def read_raw(request, cap: int, param: str) -> bytes:
+    """The whole body (a file sent as-is), refused as soon as it crosses `cap` bytes."""
+    return await _read_capped(request, cap, param)
+
+
 async def _read_capped(request, cap: int, param: str) -> bytes:
     _check_declared_length(request, cap, param)
     chunks, size = [], 0
