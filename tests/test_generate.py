@@ -138,3 +138,15 @@ def test_aspect_and_seconds(tiny_generator):
     v = tiny_generator.generate("a red ball", seed=0, size="32x16", seconds=0.5, steps=1, fps=16)
     assert v.frames.shape == (9, 16, 32, 3)
     assert v.record.settings.seconds == pytest.approx(9 / 16)
+
+
+def test_batched_and_sequential_guidance_agree(tiny_generator):
+    """GPUs run CFG's two branches as one batch, CPUs one after the other: the same video."""
+    from openreel.sampling.loop import sample_video
+
+    s = tiny_generator.resolve("a red ball", seed=4, guidance=5.0, size="32x32", frames=9, steps=3)
+    batched = sample_video(tiny_generator.model, s, batch_cfg=True)
+    sequential = sample_video(tiny_generator.model, s, batch_cfg=False)
+    assert np.abs(batched.astype(int) - sequential).max() <= 1
+    same = dict(seed=s.seed, guidance=s.guidance, size="32x32", frames=s.frames, steps=s.steps)
+    assert np.array_equal(sequential, tiny_generator.generate(s.prompt, **same).frames)  # the CPU default

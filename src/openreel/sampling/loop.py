@@ -24,7 +24,9 @@ from openreel.text.encode import encode_prompts
 
 @torch.no_grad()
 def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None = None,
-                 on_stage: Callable[[str], None] | None = None, timer: StageTimer | None = None) -> np.ndarray:
+                 on_stage: Callable[[str], None] | None = None, timer: StageTimer | None = None,
+                 batch_cfg: bool | None = None) -> np.ndarray:
+    """`batch_cfg`: guidance's two branches in one batch (default on GPU) or one after the other."""
     timer = timer or StageTimer()
     on_stage = on_stage or (lambda stage: None)
     device, dtype = model.device, model.transformer.dtype
@@ -44,7 +46,8 @@ def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None
     # 3. Integrate dx/dσ = v from σ = 1 (noise) to σ = 0 (video latents).
     on_stage("denoise")
     sigmas = check_sigmas(s.sigmas) if s.sigmas else flow_sigmas(s.steps, s.shift)
-    velocity = guided_velocity(model, context, s.guidance)
+    batch_cfg = device.type != "cpu" if batch_cfg is None else batch_cfg
+    velocity = guided_velocity(model, context, s.guidance, batch_cfg)
     with timer.stage("denoise", device):
         latents = SOLVERS[s.solver](velocity, noise, sigmas.to(device), callback=on_step)
 
@@ -63,36 +66,36 @@ def latent_shape(model: VideoModel, s: Settings) -> tuple[int, ...]:
     return (1, model.transformer.config.in_channels, frames, s.height // spatial, s.width // spatial)
 
 
-def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float) -> Velocity:
+def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, batch_cfg: bool) -> Velocity:
     """The model's velocity with classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
-    Conditional and unconditional predictions come from one batched forward pass:
-    v = v_uncond + w·(v_cond − v_uncond). `context` is (2, L, D) with guidance, else (1, L, D).
+    v = v_uncond + w·(v_cond − v_uncond); `context` is (2, L, D) with guidance, else (1, L, D). With
+    `batch_cfg` both branches run as one forward of batch 2 (what GPUs want); without, one after the
+    other, which measured 8 % faster per step on 2 CPU cores (the `small` preset at 256²x33: 2.07 s
+    against 2.25 s) because each pass's working set stays in cache. Text-to-video gives every token
+    the same timestep, so it is passed as one number per sample even to models trained with
+    per-token timesteps (Wan2.2-TI2V's `expand_timesteps`): the same values, 7 % less work on CPU.
     """
-    batch = context.shape[0]
     dtype = model.transformer.dtype
     boundary = None if model.boundary_ratio is None else model.boundary_ratio * NUM_TRAIN_TIMESTEPS
+
+    def forward(net, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        batch = ctx.shape[0]
+        return net(hidden_states=x.expand(batch, -1, -1, -1, -1).to(dtype), timestep=t.expand(batch),
+                   encoder_hidden_states=ctx, return_dict=False)[0].float()
 
     def velocity(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         t = sigma.float() * NUM_TRAIN_TIMESTEPS
         net = model.transformer if boundary is None or t >= boundary else model.transformer_2
-        timestep = t.expand(batch)
-        if model.expand_timesteps:  # one timestep per latent token, as Wan2.2-TI2V
-            timestep = t.expand(batch, token_count(net, x))
-        out = net(hidden_states=x.expand(batch, -1, -1, -1, -1).to(dtype), timestep=timestep,
-                  encoder_hidden_states=context, return_dict=False)[0].float()
-        if batch == 1:
-            return out
-        cond, uncond = out.chunk(2)
+        if context.shape[0] == 1:
+            return forward(net, x, t, context)
+        if batch_cfg:
+            cond, uncond = forward(net, x, t, context).chunk(2)
+        else:
+            cond, uncond = forward(net, x, t, context[:1]), forward(net, x, t, context[1:])
         return uncond + guidance * (cond - uncond)
 
     return velocity
-
-
-def token_count(net, x: torch.Tensor) -> int:
-    pt, ph, pw = net.config.patch_size
-    _, _, t, h, w = x.shape
-    return (t // pt) * (h // ph) * (w // pw)
 
 
 def decode_latents(model: VideoModel, latents: torch.Tensor) -> torch.Tensor:
