@@ -46,7 +46,7 @@ def held_out_losses(model, cfg, clips: int, batch: int) -> dict:
             lang, j = pick_caption({k: len(v) for k, v in c.captions.items()}, source.cfg, 0, i)
             caps.append(c.captions[lang][j])
         keys = torch.tensor(idx)
-        latents = encode_video(model.vae, frames, keys, 0)
+        latents = encode_video(model.vae, frames)
         fb = flow_batch(latents, keys, cfg.flow, 0, model.transformer.config.patch_size, prefix_ok=False)
         for store, order in ((right, caps), (shuffled, caps[1:] + caps[:1])):
             ctx = encode_prompts(model.tokenizer, model.text_encoder, order, model.defaults.text_len)

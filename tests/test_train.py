@@ -68,7 +68,7 @@ def test_config_file_errors(tmp_path):
 def test_shipped_configs_validate():
     from pathlib import Path
 
-    configs = sorted((Path(__file__).parent.parent / "configs").glob("*.toml"))
+    configs = sorted((Path(__file__).parent.parent / "configs").rglob("*.toml"))
     assert configs
     for path in configs:
         load_config(path)
@@ -86,6 +86,11 @@ def test_resume_is_exact(tmp_path):
     assert losses(straight) == losses(resumed)
     state = json.loads((resumed / "last" / "state.json").read_text())
     assert state["step"] == 10 and state["next_batch"] == 10
+    # A resumed run takes the learning rate its config now says, not the one saved with the optimizer.
+    train("t2v", cfg_for(resumed, "run.save_every=5", "optim.lr=3e-3", "optim.warmup_steps=0", steps=12),
+          resume="auto", show_progress=False)
+    last = json.loads((resumed / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 12 and last["lr"] == pytest.approx(3e-3)
 
 
 def test_checkpoints_atomic_keep_last_and_wrong_resume(tmp_path):
@@ -209,6 +214,13 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     train("t2v", load_config(None, common + [f'run.out="{tmp_path / "cached"}"', f'data.cache="{tmp_path / "cache"}"']),
           show_progress=False)
     assert np.allclose(losses(tmp_path / "live"), losses(tmp_path / "cached"), rtol=1e-4)
+    # A text encoder in training reads captions live; the latents still come from the cache.
+    joint = common + ["model.train_text_encoder=true"]
+    train("t2v", load_config(None, joint + [f'run.out="{tmp_path / "live-te"}"']), show_progress=False)
+    train("t2v", load_config(None, joint + [f'run.out="{tmp_path / "cached-te"}"', f'data.cache="{tmp_path / "cache"}"']),
+          show_progress=False)
+    assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "cached-te"), rtol=1e-4)
+    assert not np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "live"), rtol=1e-6)
     with pytest.raises(InvalidInput, match="made for other width"):
         train("t2v", load_config(None, common + ["data.width=32", "data.height=32",
                                                  f'data.cache="{tmp_path / "cache"}"']), show_progress=False)
@@ -248,3 +260,30 @@ def test_overfit_four_clips(tmp_path):
                          "optim.warmup_steps=10", "run.save_every=1000", steps=60), show_progress=False)
     rows = losses(run)
     assert np.mean(rows[-10:]) < np.mean(rows[:10]) / 10
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    from openreel.train.config import OptimSection
+    from openreel.train.loop import lr_factor
+
+    constant = OptimSection(warmup_steps=10)
+    cosine = OptimSection(warmup_steps=10, schedule="cosine", min_lr_ratio=0.2)
+    assert lr_factor(0, constant, 100) == pytest.approx(0.1) and lr_factor(50, constant, 100) == 1.0
+    assert lr_factor(9, cosine, 100) == pytest.approx(1.0)
+    assert lr_factor(55, cosine, 100) == pytest.approx(0.6)  # half way: floor + half the range
+    assert lr_factor(99, cosine, 100) == pytest.approx(0.2, abs=1e-3)
+    factors = [lr_factor(s, cosine, 100) for s in range(10, 100)]
+    assert all(a >= b for a, b in zip(factors, factors[1:]))
+
+
+def test_foreground_weights_favour_objects_and_keep_mean_one():
+    from openreel.train.objective import foreground_weights
+
+    frames = torch.full((1, 3, 2, 16, 16), -1.0)  # (B, C, T, H, W): black
+    frames[:, 0, :, 4:8, 4:8] = 1.0  # a red square
+    w = foreground_weights(frames, strength=20)
+    assert w.shape == (1, 1, 2, 16, 16)
+    assert torch.allclose(w.mean(dim=(2, 3, 4)), torch.ones(1, 1))
+    assert w[0, 0, 0, 5, 5] == w.max() and w[0, 0, 0, 0, 0] == w.min()
+    assert (w.max() / w.min()).item() == pytest.approx(21)
+    assert torch.equal(foreground_weights(torch.zeros(1, 3, 1, 4, 4), 20), torch.ones(1, 1, 1, 4, 4))

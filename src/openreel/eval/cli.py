@@ -31,7 +31,20 @@ from openreel.errors import InvalidInput
               help="Contact sheets of at most this many failures.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="Machine output on stdout.")
-def eval_command(video, prompt, scene_file, videos, scenes, against, report, max_sheets, limit, as_json) -> None:
+@click.option("--model", default=None,
+              help="Generate a suite with this model ('default', a folder or a preset), then score it.")
+@click.option("--suite", type=click.Choice(["heldout"]), default="heldout", show_default=True,
+              help="Prompts for --model: held-out scenes from a world seed no training run uses.")
+@click.option("--count", type=click.IntRange(1, 10000), default=300, show_default=True,
+              help="Prompts in the suite (--model).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where --model writes its videos (kept; reruns skip finished ones) [default: beside --report].")
+@click.option("--size", default=None, help="WIDTHxHEIGHT for --model [default: the model's].")
+@click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Denoising steps for --model.")
+@click.option("--guidance", type=click.FloatRange(0, 50), default=None, help="Guidance scale for --model.")
+@click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
+def eval_command(video, prompt, scene_file, videos, scenes, against, report, max_sheets, limit, as_json,
+                 model, suite, count, out_dir, size, steps, guidance, solver) -> None:
     """Score videos against the shapes world's scenes: pass/fail per object and check.
 
     Checks per object: present, shape, size, motion (physics), consistency; per clip:
@@ -45,9 +58,16 @@ def eval_command(video, prompt, scene_file, videos, scenes, against, report, max
       openreel eval --videos data/shapes-train --limit 200
       openreel eval --videos out/ --scenes data/heldout/metadata.jsonl --report report.md
       openreel eval --videos data/heldout --against captions --report captions.md
+      openreel eval --model default --suite heldout --report eval.md
+      openreel eval --model runs/t2v/export --count 40 --steps 10 --out /tmp/suite
     """
     from openreel.eval.report import evaluate, sheets_folder, write_report
 
+    preface, extra = None, None
+    if model:
+        if video or videos:
+            raise InvalidInput("model", "--model generates its own videos; leave out VIDEO and --videos")
+        videos, scenes, preface, extra = _generate(model, suite, count, out_dir, report, size, steps, guidance, solver)
     if video and videos:
         raise InvalidInput("video", "give one VIDEO or --videos, not both")
     if video:
@@ -70,7 +90,7 @@ def eval_command(video, prompt, scene_file, videos, scenes, against, report, max
     if show:
         click.echo("", err=True)
     if report:
-        md, js = write_report(result, report)
+        md, js = write_report(result, report, preface=preface, extra=extra)
     if as_json:
         out = result.to_dict()
         if video:
@@ -82,6 +102,39 @@ def eval_command(video, prompt, scene_file, videos, scenes, against, report, max
         _print_suite(result)
     if report and not as_json:
         click.echo(f"report: {md} and {js}")
+
+
+def _generate(model, suite, count, out_dir, report, size, steps, guidance, solver):
+    """Generate the suite's videos with `model`; returns (videos, scenes, report preface, JSON extras)."""
+    from openreel.eval.suite import generate_suite, suite_prompts, timing_summary
+    from openreel.generator import Generator
+
+    prompts = suite_prompts(suite, count)
+    if out_dir is None:
+        out_dir = (Path(report).with_suffix("").as_posix() + "-videos") if report else f"eval-{suite}-videos"
+    generator = Generator.from_pretrained(model)
+    settings = {k: v for k, v in dict(size=size, steps=steps, guidance=guidance, solver=solver).items()
+                if v is not None}
+    show = sys.stderr.isatty()
+
+    def progress(n: int, total: int) -> None:
+        if show:
+            click.echo(f"\rgenerated {n}/{total}", nl=False, err=True)
+
+    meta = generate_suite(generator, prompts, Path(out_dir), settings, progress)
+    if show:
+        click.echo("", err=True)
+    s = generator.resolve(prompts[0].prompt, **settings)
+    timing = timing_summary(meta)
+    used = {"model": generator.model.spec.name, "weights_sha256": generator.weights_hash, "suite": suite,
+            "count": count, "width": s.width, "height": s.height, "frames": s.frames, "steps": s.steps,
+            "solver": s.solver, "guidance": s.guidance, "shift": s.shift, "device": str(generator.model.device)}
+    preface = [f"Model `{used['model']}` (weights sha256 {used['weights_sha256'][:12]}), suite `{suite}` of "
+               f"{count} prompts (half English, half Chinese), {s.width}x{s.height}, {s.frames} frames, "
+               f"{s.steps} {s.solver} steps, guidance {s.guidance:g}, shift {s.shift:g}, on {used['device']}.",
+               f"Generation time per video (encode and provenance included): median {timing['median_s']:.2f} s, "
+               f"max {timing['max_s']:.2f} s."]
+    return out_dir, meta, preface, {"generation": {**used, **timing}}
 
 
 def _single_item(video: str, prompt: str | None, scene_file: str | None):

@@ -207,8 +207,9 @@ def write_failure_sheet(item: EvalItem, folder: Path) -> Path:
 # -- writing -------------------------------------------------------------------------------------
 
 
-def render_markdown(report: Report, title: str = "OpenReel shapes-world evaluation", relative_to: Path | None = None) -> str:
-    lines = [f"# {title}", ""]
+def render_markdown(report: Report, title: str = "OpenReel shapes-world evaluation", relative_to: Path | None = None,
+                    preface: list[str] | None = None) -> str:
+    lines = [f"# {title}", ""] + (list(preface) + [""] if preface else [])
     lines.append(f"Clips: {report.overall.total}; passed (every check of every object): "
                  f"**{report.overall.cell()}**" + (f"; {report.errors} could not be scored" if report.errors else ""))
     lines += ["", "Rates are passed/total with a 95 % Wilson interval.", "", "## Per check (clips)", "",
@@ -243,16 +244,21 @@ def _short(rate: Rate | None) -> str:
     return "-" if rate is None or not rate.total else f"{rate.rate:.0%} ({rate.passed}/{rate.total})"
 
 
-def write_report(report: Report, path: str | os.PathLike, title: str = "OpenReel shapes-world evaluation") -> tuple[Path, Path]:
-    """Write `path` (Markdown) and the same name with .json; returns both paths."""
+def write_report(report: Report, path: str | os.PathLike, title: str = "OpenReel shapes-world evaluation",
+                 preface: list[str] | None = None, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write `path` (Markdown) and the same name with .json; returns both paths.
+
+    `preface` lines go under the title; `extra` keys (e.g. the model and its settings) into the JSON.
+    """
     from openreel.video.io import atomic_path
 
     md = Path(path)
     js = md.with_suffix(".json")
     with atomic_path(md) as tmp:
-        tmp.write_text(render_markdown(report, title, md.parent), encoding="utf-8")
+        tmp.write_text(render_markdown(report, title, md.parent, preface), encoding="utf-8")
     with atomic_path(js) as tmp:
-        tmp.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps({**(extra or {}), **report.to_dict()}, indent=1, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
     return md, js
 
 

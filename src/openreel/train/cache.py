@@ -2,11 +2,11 @@
 
 With a big VAE and text encoder (Wan's are 127 M and 5.7 B parameters) most of a fine-tuning step
 is spent re-encoding the same clips and captions. `openreel train cache` encodes each clip once
-(the VAE posterior's mean and std at the clip's bucket size) and each caption once (its token rows,
+(the VAE posterior's mean at the clip's bucket size) and each caption once (its token rows,
 without the zero padding); training then reads these files instead of videos.
 
     <cache>/cache.json             what it was made from (model hashes, data settings): checked on use
-    <cache>/clips/000123.safetensors   mean, std (C, T', H', W'); text.<lang>.<j> (tokens, D)
+    <cache>/clips/000123.safetensors   mean (C, T', H', W'); text.<lang>.<j> (tokens, D)
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None) -> Path:
     empty = encode_prompts(model.tokenizer, model.text_encoder, [""], text_len)[0]
     for i in range(len(source)):
         clip = source.clip(i)
-        posterior = model.vae.encode(clip.frames[None].to(model.device)).latent_dist
-        tensors = {"mean": posterior.mean[0].float().cpu().contiguous(),
-                   "std": posterior.std[0].float().cpu().contiguous(), EMPTY: trim(empty)}
+        mean = model.vae.encode(clip.frames[None].to(model.device)).latent_dist.mean
+        tensors = {"mean": mean[0].float().cpu().contiguous(), EMPTY: trim(empty)}
         for lang, caps in clip.captions.items():
             embs = encode_prompts(model.tokenizer, model.text_encoder, caps, text_len)
             for j, emb in enumerate(embs):
@@ -81,12 +80,14 @@ class CachedClips:
         if not info_file.is_file():
             raise InvalidInput("data.cache", f"{self.folder} is not a cache (run `openreel train cache` first)")
         self.info = json.loads(info_file.read_text())
+        # A text encoder being trained is run live on each caption: only the latents come from here.
+        self.live_text = cfg.model.train_text_encoder
         expected = cache_key(model, cfg)
+        if self.live_text:
+            expected = {k: v for k, v in expected.items() if k not in ("text_encoder_sha256", "text_len")}
         stale = [k for k, v in expected.items() if self.info.get(k) != v]
         if stale:
             raise InvalidInput("data.cache", f"{self.folder} was made for other {', '.join(stale)}; rebuild it")
-        if cfg.model.train_text_encoder:
-            raise InvalidInput("data.cache", "cached text embeddings need model.train_text_encoder = false")
 
     def __len__(self) -> int:
         return self.info["count"]

@@ -139,7 +139,9 @@ def train_cache(config, overrides, out: Path) -> None:
 @click.option("--no-ema", is_flag=True, help="export the raw weights instead of their EMA")
 @click.option("--name", help="model id written into openreel.json [default: the folder name]")
 @click.option("-f", "--force", is_flag=True, help="replace --out if it exists")
-def export_command(run: Path, out: Path, no_ema: bool, name: str | None, force: bool) -> None:
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32", show_default=True,
+              help="storage type of the exported weights (loading casts to the run-time type)")
+def export_command(run: Path, out: Path, no_ema: bool, name: str | None, force: bool, dtype: str) -> None:
     """Export a run (or one checkpoint) as a model folder, or a LoRA run as an adapter.
 
     \b
@@ -147,7 +149,11 @@ def export_command(run: Path, out: Path, no_ema: bool, name: str | None, force: 
       openreel export runs/t2v-shapes/last --out models/my-model
       openreel export runs/vae-shapes --out models/vae-shapes --no-ema
       openreel export runs/lora/last --out adapters/my-style
+      openreel export runs/default-t2v --out src/openreel/weights/default --dtype float16 --name openreel-shapes-v1
     """
+    import torch
+
     from openreel.train.export import export
 
-    click.echo(f"wrote {export(run, out, ema=not no_ema, name=name, force=force)}")
+    written = export(run, out, ema=not no_ema, name=name, force=force, dtype=getattr(torch, dtype))
+    click.echo(f"wrote {written}")

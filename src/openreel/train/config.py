@@ -54,6 +54,8 @@ class OptimSection(Section):
     weight_decay: float = Field(0.01, ge=0)
     eps: float = Field(1e-8, gt=0)
     warmup_steps: int = Field(100, ge=0)
+    schedule: Literal["constant", "cosine"] = "constant"  # after warm-up; cosine ends at run.steps
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)  # cosine's floor, as a fraction of lr
     grad_clip: float = Field(1.0, gt=0)
 
 
@@ -69,6 +71,7 @@ class FlowSection(Section):
 class VaeSection(Section):
     loss: Literal["l1", "l2"] = "l1"
     kl_weight: float = Field(1e-6, ge=0)
+    foreground_weight: float = Field(0.0, ge=0)  # extra loss weight on pixels unlike the frame's background
     stats_batches: int = Field(8, ge=1)  # batches measured for latents_mean / latents_std
 
 

@@ -232,7 +232,7 @@ def pick_caption(counts: dict[str, int], cfg: DataSection, seed: int, key: int) 
 
 class TrainSamples(torch.utils.data.Dataset):
     """Item = (global sample position, clip index) → a dict with "key" plus either
-    "frames" (3, T, H, W) and "caption", or, from a cache, latent "mean"/"std" and "context".
+    "frames" (3, T, H, W) and "caption", or, from a cache, latent "mean" and "context".
 
     The key seeds the sample's caption choice, noise and σ: the position, or with `fixed_noise`
     the clip index.
@@ -259,8 +259,11 @@ class TrainSamples(torch.utils.data.Dataset):
 
         tensors = self.cache.load(index)
         choice = pick_caption(self.cache.counts(index), self.cfg, self.seed, key)
+        if self.cache.live_text:  # the text encoder is training: hand over the caption itself
+            caption = "" if choice is None else self.source.entries[index]["captions"][choice[0]][choice[1]]
+            return {"mean": tensors["mean"], "caption": caption, "key": key}
         text = tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"]
-        return {"mean": tensors["mean"], "std": tensors["std"], "context": pad(text, self.text_len), "key": key}
+        return {"mean": tensors["mean"], "context": pad(text, self.text_len), "key": key}
 
 
 def collate(items: list[dict]) -> dict:

@@ -20,7 +20,8 @@ from openreel.train.loop import build_run, read_run_state
 
 
 def export(run_or_checkpoint: str | Path, out: str | Path, *, ema: bool = True, name: str | None = None,
-           force: bool = False) -> Path:
+           force: bool = False, dtype: torch.dtype = torch.float32) -> Path:
+    """`dtype` is the storage type of a model folder's weights (fp16 halves the files; loading casts)."""
     path, state = read_run_state(Path(run_or_checkpoint))
     cfg = TrainConfig.model_validate(state["config"])
     run = build_run(state["kind"], cfg, torch.device("cpu"))
@@ -35,7 +36,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, *, ema: bool = True, 
     if state["kind"] == "vae":
         model.vae.register_to_config(latents_mean=state["latents_mean"], latents_std=state["latents_std"])
     for module in model.modules().values():
-        module.eval()
+        module.eval().to(dtype)
     model.spec = ModelSpec(
         name=name or out.name,
         preset=model.spec.preset,

@@ -12,6 +12,7 @@ Distributed through Accelerate: the same code runs on one CPU, under `torchrun`,
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ from openreel.errors import InvalidInput
 from openreel.models.bundle import VideoModel, build_preset, load_model
 from openreel.text.encode import encode_prompts
 from openreel.train import checkpoint as ckpt
-from openreel.train.config import TrainConfig
-from openreel.train.data import loader, make_source, sample_generator
+from openreel.train.config import OptimSection, TrainConfig
+from openreel.train.data import loader, make_source
 from openreel.train.monitor import Monitor
 from openreel.train.objective import Autoencode, flow_batch, flow_loss, vae_loss
 
@@ -112,9 +113,21 @@ def optimizer_for(run: Run) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay, eps=o.eps)
 
 
-def set_lr(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> float:
-    """Linear warm-up to each group's base rate, then constant: a pure function of the step (no state)."""
-    factor = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+def lr_factor(step: int, optim: OptimSection, total_steps: int) -> float:
+    """Linear warm-up, then constant or a cosine decay to `min_lr_ratio` at `total_steps`.
+
+    A pure function of the step, so a resumed run continues the schedule exactly (no scheduler state).
+    """
+    warm = optim.warmup_steps
+    factor = min(1.0, (step + 1) / warm) if warm else 1.0
+    if optim.schedule == "cosine" and step >= warm:
+        progress = min(1.0, (step - warm) / max(1, total_steps - warm))
+        factor *= optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
+
+
+def set_lr(optimizer: torch.optim.Optimizer, step: int, optim: OptimSection, total_steps: int) -> float:
+    factor = lr_factor(step, optim, total_steps)
     for group in optimizer.param_groups:
         group["lr"] = group["base_lr"] * factor
     return optimizer.param_groups[0]["lr"]
@@ -128,23 +141,24 @@ def normalise_latents(vae, z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_video(vae, frames: torch.Tensor, positions: torch.Tensor, seed: int) -> torch.Tensor:
-    """Frames (B, 3, T, H, W) in [-1, 1] → normalised latent samples (B, C, T', H', W')."""
-    posterior = vae.encode(frames.to(vae.dtype)).latent_dist
-    eps = torch.stack([torch.randn(posterior.mean.shape[1:], generator=sample_generator(seed, int(p), "posterior"))
-                       for p in positions]).to(posterior.mean)
-    return normalise_latents(vae, (posterior.mean + posterior.std * eps).float())
+def encode_video(vae, frames: torch.Tensor) -> torch.Tensor:
+    """Frames (B, 3, T, H, W) in [-1, 1] → normalised posterior means (B, C, T', H', W').
+
+    The mean, not a sample (as Wan's own VAE.encode): a sample adds the posterior's noise to the
+    target, and an untrained or weakly regularised VAE's posterior std (~1) drowns the signal.
+    """
+    return normalise_latents(vae, vae.encode(frames.to(vae.dtype)).latent_dist.mean.float())
 
 
 def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     m, seed, keys = run.model, run.cfg.run.seed, batch["key"]
-    if "mean" in batch:  # from the cache: posterior statistics and finished text embeddings
-        eps = torch.stack([torch.randn(batch["mean"].shape[1:], generator=sample_generator(seed, int(k), "posterior"))
-                           for k in keys])
-        latents = normalise_latents(m.vae, (batch["mean"] + batch["std"] * eps).to(m.device))
+    if "mean" in batch:  # from the cache: posterior means (and text embeddings unless the encoder trains)
+        latents = normalise_latents(m.vae, batch["mean"].to(m.device))
+    else:
+        latents = encode_video(m.vae, batch["frames"].to(m.device))
+    if "context" in batch:
         context = batch["context"].to(m.device)
     else:
-        latents = encode_video(m.vae, batch["frames"].to(m.device), keys, seed)
         encoder = nets.get("text_encoder", m.text_encoder)
         with torch.set_grad_enabled("text_encoder" in nets):
             context = encode_prompts(m.tokenizer, encoder, batch["caption"], m.defaults.text_len)
@@ -187,8 +201,11 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
     ema = EMA(run.named, cfg.run.ema_decay)
     step, next_batch = 0, 0
     if found is not None:
+        base_lrs = [g["base_lr"] for g in optimizer.param_groups]
         state = restore(run, ema, optimizer, found, accelerator.process_index)
         step, next_batch = state["step"], state["next_batch"]
+        for group, base_lr in zip(optimizer.param_groups, base_lrs):  # the config's lr wins over the saved one
+            group["base_lr"] = base_lr
     names = list(run.trainable)
     forwards = [Autoencode(m) if n == "vae" else m for n, m in run.trainable.items()]  # what DDP wraps
     wrapped = accelerator.prepare(*forwards, optimizer)
@@ -204,7 +221,7 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
     monitor.write_config(found)
     while step < cfg.run.steps:
         started = time.perf_counter()
-        lr = set_lr(optimizer, step, cfg.optim.warmup_steps)
+        lr = set_lr(optimizer, step, cfg.optim, cfg.run.steps)
         loss, parts = train_step(run, nets, batches, optimizer, accelerator)
         ema.update(run.named)
         step += 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from openreel.sampling.schedule import NUM_TRAIN_TIMESTEPS, shift_sigmas
 from openreel.train.config import FlowSection, VaeSection
@@ -81,9 +80,30 @@ class Autoencode(torch.nn.Module):
         return recon, posterior.mean, posterior.logvar
 
 
+def foreground_weights(frames: torch.Tensor, strength: float, threshold: float = 0.1) -> torch.Tensor:
+    """Per-pixel loss weights (B, 1, T, H, W) with mean 1: 1 + `strength` where a pixel differs from its
+    frame's median colour, renormalised.
+
+    On mostly flat frames (the shapes world: a few small objects on one colour) an unweighted loss is
+    almost all background, and a small VAE first learns to paint the background and drop the objects.
+    """
+    b, c, t, h, w = frames.shape
+    median = frames.flatten(3).median(dim=3).values[..., None, None]  # (B, C, T, 1, 1)
+    differs = ((frames - median).abs().sum(dim=1, keepdim=True) > threshold).to(frames.dtype)
+    weights = 1.0 + strength * differs
+    return weights / weights.mean(dim=(2, 3, 4), keepdim=True)
+
+
 def vae_loss(autoencode, frames: torch.Tensor, positions: torch.Tensor, cfg: VaeSection, seed: int):
-    """Reconstruction (L1 or L2) of a posterior sample, plus `kl_weight` x mean KL per latent element."""
+    """Reconstruction (L1 or L2) of a posterior sample, plus `kl_weight` x mean KL per latent element.
+
+    With `foreground_weight` > 0 the reconstruction error is weighted toward pixels unlike their
+    frame's background (see `foreground_weights`).
+    """
     recon, mean, logvar = autoencode(frames, positions, seed)
-    rec = F.l1_loss(recon, frames) if cfg.loss == "l1" else F.mse_loss(recon, frames)
+    err = (recon - frames).abs() if cfg.loss == "l1" else (recon - frames) ** 2
+    if cfg.foreground_weight > 0:
+        err = err * foreground_weights(frames, cfg.foreground_weight)
+    rec = err.mean()
     kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).mean()
     return rec + cfg.kl_weight * kl, {"recon": rec.detach(), "kl": kl.detach()}
