@@ -55,8 +55,15 @@ def ground_truth(job: tuple) -> dict:
     started = time.perf_counter()
     score = score_clip(frames, claim)
     seconds = time.perf_counter() - started
-    return {"condition": name, "i": i, "passed": score.passed, "seconds": seconds, "caption": text,
-            "objects": [o.label() for o in scene.objects], "failures": score.failures()}
+    return {
+        "condition": name,
+        "i": i,
+        "passed": score.passed,
+        "seconds": seconds,
+        "caption": text,
+        "objects": [o.label() for o in scene.objects],
+        "failures": score.failures(),
+    }
 
 
 def mismatch(job: tuple) -> dict:
@@ -67,8 +74,16 @@ def mismatch(job: tuple) -> dict:
     pair = make_pair(kind, np.random.default_rng([103, size, i]), size=size)
     frames = pair.frames if crf is None else h264(pair.frames, crf)
     score = score_clip(frames, pair.claim)
-    return {"kind": kind, "size": size, "crf": crf, "i": i, "passed": score.passed, "change": pair.change,
-            "objects": [o.label() for o in pair.truth.objects], "failed_checks": score.failures()[:3]}
+    return {
+        "kind": kind,
+        "size": size,
+        "crf": crf,
+        "i": i,
+        "passed": score.passed,
+        "change": pair.change,
+        "objects": [o.label() for o in pair.truth.objects],
+        "failed_checks": score.failures()[:3],
+    }
 
 
 def rate(rows: list[dict]) -> dict:
@@ -87,11 +102,15 @@ def main() -> None:
 
     mixed = {"dist": {"aspects": {"1:1": 1, "16:9": 1, "9:16": 1}, "seconds": {2.0: 1, 3.0: 1, 5.0: 1}}}
     conditions = [
-        ("256_raw", 256, None, {}), ("256_crf23", 256, 23, {}),
-        ("128_raw", 128, None, {}), ("128_crf23", 128, 23, {}),
-        ("64_raw", 64, None, {}), ("64_crf23", 64, 23, {}),
+        ("256_raw", 256, None, {}),
+        ("256_crf23", 256, 23, {}),
+        ("128_raw", 128, None, {}),
+        ("128_crf23", 128, 23, {}),
+        ("64_raw", 64, None, {}),
+        ("64_crf23", 64, 23, {}),
         ("128_raw_mixed_aspect_duration", 128, None, mixed),
-        ("128_crf23_caption_en", 128, 23, {"lang": "en"}), ("128_crf23_caption_zh", 128, 23, {"lang": "zh"}),
+        ("128_crf23_caption_en", 128, 23, {"lang": "en"}),
+        ("128_crf23_caption_zh", 128, 23, {"lang": "zh"}),
     ]
     gt_jobs = [(name, size, crf, i, extra) for name, size, crf, extra in conditions for i in range(args.clips)]
     mm_conditions = [(128, None), (128, 23), (64, 23)]
@@ -100,16 +119,26 @@ def main() -> None:
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         gt = pool.map(ground_truth, gt_jobs, chunksize=8)
         mm = pool.map(mismatch, mm_jobs, chunksize=8)
-    results: dict = {"what": __doc__.split("\n\n")[0], "clips_per_condition": args.clips,
-                     "pairs_per_kind": args.pairs, "ground_truth": {}, "mismatch_false_pass": {}}
+    results: dict = {
+        "what": __doc__.split("\n\n")[0],
+        "clips_per_condition": args.clips,
+        "pairs_per_kind": args.pairs,
+        "ground_truth": {},
+        "mismatch_false_pass": {},
+    }
     for name, *_ in conditions:
         rows = [r for r in gt if r["condition"] == name]
         entry = rate(rows)
         entry["eval_ms_per_clip"] = round(1000 * float(np.mean([r["seconds"] for r in rows])), 1)
-        entry["failures"] = [{k: r[k] for k in ("i", "objects", "caption", "failures")} for r in rows if not r["passed"]][:20]
+        entry["failures"] = [
+            {k: r[k] for k in ("i", "objects", "caption", "failures")} for r in rows if not r["passed"]
+        ][:20]
         results["ground_truth"][name] = entry
-        print(f"ground truth {name:32s} {entry['rate']:.3f} ({entry['passed']}/{entry['total']}), "
-              f"{entry['eval_ms_per_clip']} ms/clip", flush=True)
+        print(
+            f"ground truth {name:32s} {entry['rate']:.3f} ({entry['passed']}/{entry['total']}), "
+            f"{entry['eval_ms_per_clip']} ms/clip",
+            flush=True,
+        )
     for size, crf in mm_conditions:
         cond = f"{size}_{'raw' if crf is None else f'crf{crf}'}"
         per_kind = {}
@@ -118,8 +147,10 @@ def main() -> None:
             entry = rate(rows)
             entry["false_passes"] = [{k: r[k] for k in ("i", "change", "objects")} for r in rows if r["passed"]][:10]
             per_kind[kind] = entry
-            print(f"mismatch {cond:10s} {kind:18s} false pass {entry['rate']:.3f} ({entry['passed']}/{entry['total']})",
-                  flush=True)
+            print(
+                f"mismatch {cond:10s} {kind:18s} false pass {entry['rate']:.3f} ({entry['passed']}/{entry['total']})",
+                flush=True,
+            )
         all_rows = [r for r in mm if r["size"] == size and r["crf"] == crf]
         results["mismatch_false_pass"][cond] = {"all": rate(all_rows), **per_kind}
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -20,8 +20,16 @@ from openreel.train.checkpoint import list_checkpoints, replica_digests
 from openreel.train.config import load_config
 from openreel.train.loop import train
 
-TINY_RUN = ["model.base=tiny", "data.width=16", "data.height=16", "data.frames=9", "data.limit=8",
-            "run.batch_size=2", "run.log_every=1", "optim.warmup_steps=2"]
+TINY_RUN = [
+    "model.base=tiny",
+    "data.width=16",
+    "data.height=16",
+    "data.frames=9",
+    "data.limit=8",
+    "run.batch_size=2",
+    "run.log_every=1",
+    "optim.warmup_steps=2",
+]
 
 
 def cfg_for(out, *extra, steps=4):
@@ -56,7 +64,7 @@ def test_config_file_errors(tmp_path):
     with pytest.raises(InvalidInput, match="not valid TOML"):
         load_config(bad)
     good = tmp_path / "good.toml"
-    good.write_text('[optim]\nlr = 1e-3\n[run]\nsteps = 7\n')
+    good.write_text("[optim]\nlr = 1e-3\n[run]\nsteps = 7\n")
     cfg = load_config(good, ["run.steps=9"])
     assert cfg.optim.lr == 1e-3 and cfg.run.steps == 9  # --set wins over the file
     with pytest.raises(InvalidInput, match="no config file"):
@@ -87,8 +95,12 @@ def test_resume_is_exact(tmp_path):
     state = json.loads((resumed / "last" / "state.json").read_text())
     assert state["step"] == 10 and state["next_batch"] == 10
     # A resumed run takes the learning rate its config now says, not the one saved with the optimizer.
-    train("t2v", cfg_for(resumed, "run.save_every=5", "optim.lr=3e-3", "optim.warmup_steps=0", steps=12),
-          resume="auto", show_progress=False)
+    train(
+        "t2v",
+        cfg_for(resumed, "run.save_every=5", "optim.lr=3e-3", "optim.warmup_steps=0", steps=12),
+        resume="auto",
+        show_progress=False,
+    )
     last = json.loads((resumed / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 12 and last["lr"] == pytest.approx(3e-3)
 
@@ -111,9 +123,27 @@ def test_two_processes_match_one(tmp_path):
     train("t2v", cfg_for(one, "run.batch_size=4", steps=3), show_progress=False)
     sets = [arg for s in TINY_RUN + ["run.batch_size=2", f'run.out="{two}"', "run.steps=3"] for arg in ("--set", s)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", str(29500 + os.getpid() % 1000), "-m", "openreel", "train", "t2v",
-                          "-q", *sets], capture_output=True, text=True, timeout=300, env=env)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(29500 + os.getpid() % 1000),
+            "-m",
+            "openreel",
+            "train",
+            "t2v",
+            "-q",
+            *sets,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("run folder:") == 1
     assert np.allclose(losses(one), losses(two), rtol=1e-5, atol=1e-6)
@@ -147,9 +177,22 @@ def test_vae_training_lowers_loss_and_exports_latent_stats(tmp_path):
     from openreel.train.export import export
 
     run = tmp_path / "vae"
-    train("vae", cfg_for(run, "data.limit=2", "data.width=32", "data.height=32", "data.fixed_noise=true",
-                         "optim.lr=2e-3", "optim.warmup_steps=0", "vae.stats_batches=2", "run.sample_every=30",
-                         steps=30), show_progress=False)
+    train(
+        "vae",
+        cfg_for(
+            run,
+            "data.limit=2",
+            "data.width=32",
+            "data.height=32",
+            "data.fixed_noise=true",
+            "optim.lr=2e-3",
+            "optim.warmup_steps=0",
+            "vae.stats_batches=2",
+            "run.sample_every=30",
+            steps=30,
+        ),
+        show_progress=False,
+    )
     rows = losses(run)
     assert np.mean(rows[-5:]) < 0.4 * np.mean(rows[:3])  # 0.50 → ~0.09 when measured
     assert (run / "samples" / "step-000030" / "00.png").is_file() and (run / "loss.png").is_file()
@@ -171,8 +214,19 @@ def clips(tmp_path_factory):
 def test_folder_dataset_is_read_resampled_and_resized(clips):
     from openreel.train.data import FolderSource
 
-    source = FolderSource(load_config(None, ["data.source=folder", f'data.path="{clips}"', "data.width=32",
-                                             "data.height=32", "data.frames=9", "data.fps=8"]).data)
+    source = FolderSource(
+        load_config(
+            None,
+            [
+                "data.source=folder",
+                f'data.path="{clips}"',
+                "data.width=32",
+                "data.height=32",
+                "data.frames=9",
+                "data.fps=8",
+            ],
+        ).data
+    )
     clip = source.clip(0)
     assert len(source) == 4 and clip.frames.shape == (3, 9, 32, 32)  # 9 frames at 8 fps from a 16 fps clip
     assert clip.frames.min() >= -1 and clip.frames.max() <= 1
@@ -184,9 +238,23 @@ def test_lora_save_load_changes_outputs_and_scale_zero_restores(tmp_path, clips,
     from openreel.train.export import export
 
     run = tmp_path / "lora"
-    cfg = load_config(None, [f'model.base="{tiny_folder}"', "data.source=folder", f'data.path="{clips}"',
-                             "data.width=16", "data.height=16", "data.frames=9", "run.batch_size=2", "lora.rank=4",
-                             "optim.lr=1e-2", "optim.warmup_steps=0", f'run.out="{run}"', "run.steps=3"])
+    cfg = load_config(
+        None,
+        [
+            f'model.base="{tiny_folder}"',
+            "data.source=folder",
+            f'data.path="{clips}"',
+            "data.width=16",
+            "data.height=16",
+            "data.frames=9",
+            "run.batch_size=2",
+            "lora.rank=4",
+            "optim.lr=1e-2",
+            "optim.warmup_steps=0",
+            f'run.out="{run}"',
+            "run.steps=3",
+        ],
+    )
     train("lora", cfg, show_progress=False)
     weights = load_file(run / "last" / "weights.safetensors")
     assert weights and all("lora_" in k for k in weights)  # only adapter weights trained and saved
@@ -206,24 +274,42 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     from openreel.train.cache import build_cache
     from openreel.train.loop import load_base
 
-    common = ["model.base=tiny", "data.source=folder", f'data.path="{clips}"', "data.width=16", "data.height=16",
-              "data.frames=9", "run.batch_size=2", "run.log_every=1", "run.steps=3"]
+    common = [
+        "model.base=tiny",
+        "data.source=folder",
+        f'data.path="{clips}"',
+        "data.width=16",
+        "data.height=16",
+        "data.frames=9",
+        "run.batch_size=2",
+        "run.log_every=1",
+        "run.steps=3",
+    ]
     cfg = load_config(None, common)
     build_cache(load_base(cfg, torch.device("cpu")), cfg, tmp_path / "cache")
     train("t2v", load_config(None, common + [f'run.out="{tmp_path / "live"}"']), show_progress=False)
-    train("t2v", load_config(None, common + [f'run.out="{tmp_path / "cached"}"', f'data.cache="{tmp_path / "cache"}"']),
-          show_progress=False)
+    train(
+        "t2v",
+        load_config(None, common + [f'run.out="{tmp_path / "cached"}"', f'data.cache="{tmp_path / "cache"}"']),
+        show_progress=False,
+    )
     assert np.allclose(losses(tmp_path / "live"), losses(tmp_path / "cached"), rtol=1e-4)
     # A text encoder in training reads captions live; the latents still come from the cache.
     joint = common + ["model.train_text_encoder=true"]
     train("t2v", load_config(None, joint + [f'run.out="{tmp_path / "live-te"}"']), show_progress=False)
-    train("t2v", load_config(None, joint + [f'run.out="{tmp_path / "cached-te"}"', f'data.cache="{tmp_path / "cache"}"']),
-          show_progress=False)
+    train(
+        "t2v",
+        load_config(None, joint + [f'run.out="{tmp_path / "cached-te"}"', f'data.cache="{tmp_path / "cache"}"']),
+        show_progress=False,
+    )
     assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "cached-te"), rtol=1e-4)
     assert not np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "live"), rtol=1e-6)
     with pytest.raises(InvalidInput, match="made for other width"):
-        train("t2v", load_config(None, common + ["data.width=32", "data.height=32",
-                                                 f'data.cache="{tmp_path / "cache"}"']), show_progress=False)
+        train(
+            "t2v",
+            load_config(None, common + ["data.width=32", "data.height=32", f'data.cache="{tmp_path / "cache"}"']),
+            show_progress=False,
+        )
 
 
 def test_prefix_conditioning_keeps_first_frames_clean():
@@ -256,8 +342,20 @@ def test_batches_split_across_ranks_like_one_process():
 def test_overfit_four_clips(tmp_path):
     """Loss on 4 clips with fixed noise falls 10x: the model, objective and optimiser can learn."""
     run = tmp_path / "overfit"
-    train("t2v", cfg_for(run, "data.limit=4", "run.batch_size=4", "data.fixed_noise=true", "optim.lr=3e-3",
-                         "optim.warmup_steps=10", "run.save_every=1000", steps=60), show_progress=False)
+    train(
+        "t2v",
+        cfg_for(
+            run,
+            "data.limit=4",
+            "run.batch_size=4",
+            "data.fixed_noise=true",
+            "optim.lr=3e-3",
+            "optim.warmup_steps=10",
+            "run.save_every=1000",
+            steps=60,
+        ),
+        show_progress=False,
+    )
     rows = losses(run)
     assert np.mean(rows[-10:]) < np.mean(rows[:10]) / 10
 

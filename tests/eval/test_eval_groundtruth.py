@@ -70,11 +70,29 @@ def test_ground_truth_against_parsed_captions_both_languages():
 
 def test_hard_cases_touching_resting_and_walls():
     """Colliding objects touch; a ball comes to rest on the floor; a box stops against a wall."""
-    collide = Scene((SceneObject("circle", "red", "large", "collide", 0.3, 0.6, 0.3, 0.0),
-                     SceneObject("triangle", "orange", "large", "collide", 0.72, 0.6, -0.3, 0.0)), "white", 128, 128, 16, 33)
+    collide = Scene(
+        (
+            SceneObject("circle", "red", "large", "collide", 0.3, 0.6, 0.3, 0.0),
+            SceneObject("triangle", "orange", "large", "collide", 0.72, 0.6, -0.3, 0.0),
+        ),
+        "white",
+        128,
+        128,
+        16,
+        33,
+    )
     rest = Scene((SceneObject("square", "yellow", "small", "fall_bounce", 0.5, 0.6),), "white", 128, 128, 16, 81)
-    wall = Scene((SceneObject("square", "blue", "medium", "move_left", 0.3, 0.3, -0.3, 0.0),
-                  SceneObject("triangle", "pink", "small", "move_down", 0.8, 0.5, 0.0, 0.36)), "navy", 128, 128, 16, 49)
+    wall = Scene(
+        (
+            SceneObject("square", "blue", "medium", "move_left", 0.3, 0.3, -0.3, 0.0),
+            SceneObject("triangle", "pink", "small", "move_down", 0.8, 0.5, 0.0, 0.36),
+        ),
+        "navy",
+        128,
+        128,
+        16,
+        49,
+    )
     for scene in (collide, rest, wall):
         frames = render(scene, simulate(scene))
         for f in (frames, h264(frames)):

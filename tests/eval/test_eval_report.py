@@ -62,10 +62,21 @@ def test_aggregate_mixes_frames_scores_and_errors(tmp_path):
 
 def test_eval_cli_single_video_with_a_prompt(capsys, tmp_path):
     video = tmp_path / "one.mp4"
-    code, _, _ = run(capsys, "world", "render", "--caption", "a small red ball falls and bounces on a black background",
-                     "--size", "96", "-o", str(video))
+    code, _, _ = run(
+        capsys,
+        "world",
+        "render",
+        "--caption",
+        "a small red ball falls and bounces on a black background",
+        "--size",
+        "96",
+        "-o",
+        str(video),
+    )
     assert code == 0
-    code, out, _ = run(capsys, "eval", str(video), "--prompt", "a small red ball falls and bounces on a black background")
+    code, out, _ = run(
+        capsys, "eval", str(video), "--prompt", "a small red ball falls and bounces on a black background"
+    )
     assert code == 0 and out.startswith("PASS")
     code, out, _ = run(capsys, "eval", str(video), "--prompt", "一个红色的小球向左移动", "--json")
     data = json.loads(out)
@@ -80,12 +91,14 @@ def test_eval_cli_suite_writes_markdown_json_and_sheets(capsys, tmp_path):
     data = tmp_path / "data"
     write_dataset(data, 4, seed=3, dist=SceneDist(size=64))
     rows = [json.loads(ln) for ln in (data / "metadata.jsonl").read_text().splitlines()]
-    rows[1]["scene"]["objects"][0]["color"] = next(c for c in ("red", "blue", "green", "pink")
-                                                  if c not in {o["color"] for o in rows[1]["scene"]["objects"]})
+    rows[1]["scene"]["objects"][0]["color"] = next(
+        c for c in ("red", "blue", "green", "pink") if c not in {o["color"] for o in rows[1]["scene"]["objects"]}
+    )
     (tmp_path / "scenes.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     report = tmp_path / "out" / "report.md"
-    code, out, _ = run(capsys, "eval", "--videos", str(data), "--scenes", str(tmp_path / "scenes.jsonl"),
-                       "--report", str(report))
+    code, out, _ = run(
+        capsys, "eval", "--videos", str(data), "--scenes", str(tmp_path / "scenes.jsonl"), "--report", str(report)
+    )
     assert code == 0 and "clips passed: 75.0% (3/4" in out
     assert report.is_file() and report.with_suffix(".json").is_file()
     assert (tmp_path / "out" / "report-failures" / "000001.png").is_file()

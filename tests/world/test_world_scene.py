@@ -64,8 +64,18 @@ def test_each_motion_is_visible_within_the_clip():
 
 
 def test_distribution_controls():
-    scenes = draw(60, SceneDist(size=96, objects={2: 1}, motions={"spin_cw": 1, "spin_ccw": 1},
-                                backgrounds={"white": 1}, sizes={"large": 1}, seconds={3.0: 1}, aspects={"16:9": 1}))
+    scenes = draw(
+        60,
+        SceneDist(
+            size=96,
+            objects={2: 1},
+            motions={"spin_cw": 1, "spin_ccw": 1},
+            backgrounds={"white": 1},
+            sizes={"large": 1},
+            seconds={3.0: 1},
+            aspects={"16:9": 1},
+        ),
+    )
     assert all(len(s.objects) == 2 for s in scenes)
     assert all(o.motion in vocab.SPINS and o.shape != "circle" and o.size == "large" for s in scenes for o in s.objects)
     assert all(s.background == "white" and (s.width, s.height) == (170, 96) and s.frames == 49 for s in scenes)
@@ -113,17 +123,20 @@ def test_scene_json_round_trip_with_trajectory():
     assert scene_from_dict({"scene": data}) == back  # a metadata line works too
 
 
-@pytest.mark.parametrize("data,key", [
-    ({"objects": [{"shape": "circle", "color": "violet"}]}, "objects[0].color"),
-    ({"objects": [{"shape": "circle", "color": "red", "colour": "red"}]}, "objects[0].colour"),
-    ({"objects": [{"shape": "circle", "color": "red", "motion": "spin_cw"}]}, "objects[0].motion"),
-    ({"objects": [{"shape": "circle", "color": "red"}], "background": "pink"}, "background"),
-    ({"objects": [{"shape": "circle", "color": "red"}, {"shape": "square", "color": "red"}]}, "objects"),
-    ({"objects": [{"shape": "circle", "color": "red", "motion": "collide"}]}, "objects"),
-    ({"objects": [{"shape": "circle", "color": "red", "x": 1.5, "y": 0.5}]}, "objects[0].x"),
-    ({"objects": []}, "objects"),
-    ({"objects": [{"shape": "circle", "color": "red"}], "frams": 33}, "frams"),
-])
+@pytest.mark.parametrize(
+    "data,key",
+    [
+        ({"objects": [{"shape": "circle", "color": "violet"}]}, "objects[0].color"),
+        ({"objects": [{"shape": "circle", "color": "red", "colour": "red"}]}, "objects[0].colour"),
+        ({"objects": [{"shape": "circle", "color": "red", "motion": "spin_cw"}]}, "objects[0].motion"),
+        ({"objects": [{"shape": "circle", "color": "red"}], "background": "pink"}, "background"),
+        ({"objects": [{"shape": "circle", "color": "red"}, {"shape": "square", "color": "red"}]}, "objects"),
+        ({"objects": [{"shape": "circle", "color": "red", "motion": "collide"}]}, "objects"),
+        ({"objects": [{"shape": "circle", "color": "red", "x": 1.5, "y": 0.5}]}, "objects[0].x"),
+        ({"objects": []}, "objects"),
+        ({"objects": [{"shape": "circle", "color": "red"}], "frams": 33}, "frams"),
+    ],
+)
 def test_bad_json_scenes_name_the_key(data, key):
     with pytest.raises(InvalidInput) as err:
         scene_from_dict(data)
@@ -131,14 +144,20 @@ def test_bad_json_scenes_name_the_key(data, key):
 
 
 def test_realize_places_a_description():
-    desc = Scene((SceneObject("circle", "red", "small", "fall_bounce"), SceneObject("square", "blue", "large", "spin_cw")),
-                 None)
+    desc = Scene(
+        (SceneObject("circle", "red", "small", "fall_bounce"), SceneObject("square", "blue", "large", "spin_cw")), None
+    )
     scene = realize(desc, np.random.default_rng(0), width=128, height=128, seconds=3.0)
     assert scene.realized and scene.frames == 49 and scene.background in vocab.BACKGROUNDS
     assert [(o.shape, o.motion) for o in scene.objects] == [("circle", "fall_bounce"), ("square", "spin_cw")]
     assert not overlaps(scene, simulate(scene))
-    crowded = Scene(tuple(SceneObject(s, c, "large", "grow") for s, c in
-                          (("circle", "red"), ("square", "blue"), ("triangle", "green"))), "black")
+    crowded = Scene(
+        tuple(
+            SceneObject(s, c, "large", "grow")
+            for s, c in (("circle", "red"), ("square", "blue"), ("triangle", "green"))
+        ),
+        "black",
+    )
     with pytest.raises(InvalidInput, match="cannot place"):
         realize(crowded, np.random.default_rng(0), width=128, height=128, tries=20)
 

@@ -17,34 +17,91 @@ from openreel.errors import InvalidInput
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("video", required=False, type=click.Path(dir_okay=False))
 @click.option("--prompt", default=None, help="Score VIDEO against this caption (English or Chinese).")
-@click.option("--scene", "scene_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Score VIDEO against this JSON scene.")
-@click.option("--videos", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Folder of videos to score (suite mode).")
-@click.option("--scenes", type=click.Path(exists=True), default=None,
-              help="metadata.jsonl (or its folder) naming each video's scene; default VIDEOS/metadata.jsonl.")
-@click.option("--against", type=click.Choice(["scene", "captions"]), default="scene", show_default=True,
-              help="Score each video against its scene, or against each of its captions (parsed; per language).")
-@click.option("--report", type=click.Path(dir_okay=False), default=None,
-              help="Write a Markdown report here, its JSON beside it, failure sheets in <name>-failures/.")
-@click.option("--max-sheets", type=click.IntRange(0), default=50, show_default=True,
-              help="Contact sheets of at most this many failures.")
+@click.option(
+    "--scene",
+    "scene_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Score VIDEO against this JSON scene.",
+)
+@click.option(
+    "--videos",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder of videos to score (suite mode).",
+)
+@click.option(
+    "--scenes",
+    type=click.Path(exists=True),
+    default=None,
+    help="metadata.jsonl (or its folder) naming each video's scene; default VIDEOS/metadata.jsonl.",
+)
+@click.option(
+    "--against",
+    type=click.Choice(["scene", "captions"]),
+    default="scene",
+    show_default=True,
+    help="Score each video against its scene, or against each of its captions (parsed; per language).",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a Markdown report here, its JSON beside it, failure sheets in <name>-failures/.",
+)
+@click.option(
+    "--max-sheets",
+    type=click.IntRange(0),
+    default=50,
+    show_default=True,
+    help="Contact sheets of at most this many failures.",
+)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="Machine output on stdout.")
-@click.option("--model", default=None,
-              help="Generate a suite with this model ('default', a folder or a preset), then score it.")
-@click.option("--suite", type=click.Choice(["heldout"]), default="heldout", show_default=True,
-              help="Prompts for --model: held-out scenes from a world seed no training run uses.")
-@click.option("--count", type=click.IntRange(1, 10000), default=300, show_default=True,
-              help="Prompts in the suite (--model).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where --model writes its videos (kept; reruns skip finished ones) [default: beside --report].")
+@click.option(
+    "--model", default=None, help="Generate a suite with this model ('default', a folder or a preset), then score it."
+)
+@click.option(
+    "--suite",
+    type=click.Choice(["heldout"]),
+    default="heldout",
+    show_default=True,
+    help="Prompts for --model: held-out scenes from a world seed no training run uses.",
+)
+@click.option(
+    "--count", type=click.IntRange(1, 10000), default=300, show_default=True, help="Prompts in the suite (--model)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where --model writes its videos (kept; reruns skip finished ones) [default: beside --report].",
+)
 @click.option("--size", default=None, help="WIDTHxHEIGHT for --model [default: the model's].")
 @click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Denoising steps for --model.")
 @click.option("--guidance", type=click.FloatRange(0, 50), default=None, help="Guidance scale for --model.")
 @click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
-def eval_command(video, prompt, scene_file, videos, scenes, against, report, max_sheets, limit, as_json,
-                 model, suite, count, out_dir, size, steps, guidance, solver) -> None:
+def eval_command(
+    video,
+    prompt,
+    scene_file,
+    videos,
+    scenes,
+    against,
+    report,
+    max_sheets,
+    limit,
+    as_json,
+    model,
+    suite,
+    count,
+    out_dir,
+    size,
+    steps,
+    guidance,
+    solver,
+) -> None:
     """Score videos against the shapes world's scenes: pass/fail per object and check.
 
     Checks per object: present, shape, size, motion (physics), consistency; per clip:
@@ -113,8 +170,9 @@ def _generate(model, suite, count, out_dir, report, size, steps, guidance, solve
     if out_dir is None:
         out_dir = (Path(report).with_suffix("").as_posix() + "-videos") if report else f"eval-{suite}-videos"
     generator = Generator.from_pretrained(model)
-    settings = {k: v for k, v in dict(size=size, steps=steps, guidance=guidance, solver=solver).items()
-                if v is not None}
+    settings = {
+        k: v for k, v in dict(size=size, steps=steps, guidance=guidance, solver=solver).items() if v is not None
+    }
     show = sys.stderr.isatty()
 
     def progress(n: int, total: int) -> None:
@@ -126,14 +184,27 @@ def _generate(model, suite, count, out_dir, report, size, steps, guidance, solve
         click.echo("", err=True)
     s = generator.resolve(prompts[0].prompt, **settings)
     timing = timing_summary(meta)
-    used = {"model": generator.model.spec.name, "weights_sha256": generator.weights_hash, "suite": suite,
-            "count": count, "width": s.width, "height": s.height, "frames": s.frames, "steps": s.steps,
-            "solver": s.solver, "guidance": s.guidance, "shift": s.shift, "device": str(generator.model.device)}
-    preface = [f"Model `{used['model']}` (weights sha256 {used['weights_sha256'][:12]}), suite `{suite}` of "
-               f"{count} prompts (half English, half Chinese), {s.width}x{s.height}, {s.frames} frames, "
-               f"{s.steps} {s.solver} steps, guidance {s.guidance:g}, shift {s.shift:g}, on {used['device']}.",
-               f"Generation time per video (encode and provenance included): median {timing['median_s']:.2f} s, "
-               f"max {timing['max_s']:.2f} s."]
+    used = {
+        "model": generator.model.spec.name,
+        "weights_sha256": generator.weights_hash,
+        "suite": suite,
+        "count": count,
+        "width": s.width,
+        "height": s.height,
+        "frames": s.frames,
+        "steps": s.steps,
+        "solver": s.solver,
+        "guidance": s.guidance,
+        "shift": s.shift,
+        "device": str(generator.model.device),
+    }
+    preface = [
+        f"Model `{used['model']}` (weights sha256 {used['weights_sha256'][:12]}), suite `{suite}` of "
+        f"{count} prompts (half English, half Chinese), {s.width}x{s.height}, {s.frames} frames, "
+        f"{s.steps} {s.solver} steps, guidance {s.guidance:g}, shift {s.shift:g}, on {used['device']}.",
+        f"Generation time per video (encode and provenance included): median {timing['median_s']:.2f} s, "
+        f"max {timing['max_s']:.2f} s.",
+    ]
     return out_dir, meta, preface, {"generation": {**used, **timing}}
 
 
@@ -185,10 +256,15 @@ def _suite_items(videos: Path, scenes: Path, against: str):
     for n, row in enumerate(read_metadata(scenes)):
         ident = str(row.get("id", n))
         path = _find_video(videos, row, ident)
-        base = dict(id=ident, video=str(path) if path else None,
-                    error=None if path else f"no video for {row['video']!r} in {videos}")
+        base = dict(
+            id=ident,
+            video=str(path) if path else None,
+            error=None if path else f"no video for {row['video']!r} in {videos}",
+        )
         if "prompt" in row:  # a generated suite: the video was made from this caption
-            items.append(EvalItem(scene=parse_caption(row["prompt"]), lang=row.get("lang") or detect_lang(row["prompt"]), **base))
+            items.append(
+                EvalItem(scene=parse_caption(row["prompt"]), lang=row.get("lang") or detect_lang(row["prompt"]), **base)
+            )
         elif against == "scene" and "scene" in row:
             try:
                 scene = scene_from_dict(row["scene"]).describe()
@@ -217,8 +293,10 @@ def _print_single(item) -> None:
         click.echo(f"FAIL  {item.id}: {item.error}")
         return
     score = item.score
-    click.echo(f"{'PASS' if score.passed else 'FAIL'}  {item.video} ({score.width}x{score.height}, "
-               f"{score.frames} frames at {score.fps:g} fps)")
+    click.echo(
+        f"{'PASS' if score.passed else 'FAIL'}  {item.video} ({score.width}x{score.height}, "
+        f"{score.frames} frames at {score.fps:g} fps)"
+    )
     for name, check in score.checks.items():
         click.echo(f"  {'ok  ' if check.passed else 'FAIL'} {name}: {check.detail}")
     for o in score.objects:

@@ -61,29 +61,71 @@ def parse_weights(text: str, option: str, allowed, convert=str, expand=None) -> 
 def dist_options(fn):
     options = [
         click.option("--size", type=int, default=256, show_default=True, help="Shorter side in pixels (even, >= 64)."),
-        click.option("--seconds", default="2", show_default=True, help="Clip duration(s): '2' or '2,3,5' or '2=3,5=1'."),
-        click.option("--aspect", default="1:1", show_default=True, help="Aspect ratio(s): 1:1, 16:9, 9:16, weighted like --seconds."),
-        click.option("--objects", default=None, help="Objects per clip, e.g. '1,2,3' or '1=4,2=3,3=2' (default 1=.4,2=.35,3=.25)."),
-        click.option("--motions", default=None, help="Motions or families (move, spin, resize), weighted; default all equally."),
+        click.option(
+            "--seconds", default="2", show_default=True, help="Clip duration(s): '2' or '2,3,5' or '2=3,5=1'."
+        ),
+        click.option(
+            "--aspect",
+            default="1:1",
+            show_default=True,
+            help="Aspect ratio(s): 1:1, 16:9, 9:16, weighted like --seconds.",
+        ),
+        click.option(
+            "--objects",
+            default=None,
+            help="Objects per clip, e.g. '1,2,3' or '1=4,2=3,3=2' (default 1=.4,2=.35,3=.25).",
+        ),
+        click.option(
+            "--motions", default=None, help="Motions or families (move, spin, resize), weighted; default all equally."
+        ),
         click.option("--shapes", default=None, help="Shapes, weighted; default all equally."),
         click.option("--colors", default=None, help="Colours, weighted; default all equally."),
         click.option("--sizes", default=None, help="Sizes (small, medium, large), weighted."),
         click.option("--backgrounds", default=None, help="Backgrounds (black, white, gray, navy), weighted."),
-        click.option("--holdout", multiple=True, help="A held-out combination, e.g. 'purple triangle + spin' (repeatable)."),
-        click.option("--holdout-file", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="File with one held-out combination per line."),
-        click.option("--split", type=click.Choice(["train", "heldout"]), default="train", show_default=True,
-                     help="train: no held-out combination appears; heldout: every clip has one."),
-        click.option("--dist", "dist_file", type=click.Path(exists=True, dir_okay=False), default=None,
-                     help="JSON distribution (the 'dist' of a dataset.json); options given override it."),
+        click.option(
+            "--holdout", multiple=True, help="A held-out combination, e.g. 'purple triangle + spin' (repeatable)."
+        ),
+        click.option(
+            "--holdout-file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="File with one held-out combination per line.",
+        ),
+        click.option(
+            "--split",
+            type=click.Choice(["train", "heldout"]),
+            default="train",
+            show_default=True,
+            help="train: no held-out combination appears; heldout: every clip has one.",
+        ),
+        click.option(
+            "--dist",
+            "dist_file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="JSON distribution (the 'dist' of a dataset.json); options given override it.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-DIST_KEYS = ("size", "seconds", "aspect", "objects", "motions", "shapes", "colors", "sizes", "backgrounds",
-             "holdout", "holdout_file", "split", "dist_file")
+DIST_KEYS = (
+    "size",
+    "seconds",
+    "aspect",
+    "objects",
+    "motions",
+    "shapes",
+    "colors",
+    "sizes",
+    "backgrounds",
+    "holdout",
+    "holdout_file",
+    "split",
+    "dist_file",
+)
 
 
 def build_dist(opts: dict, ctx: click.Context | None = None):
@@ -138,8 +180,11 @@ def _expand_motion(name: str) -> list[str]:
     try:
         return list(vocab.expand_motion(name))
     except KeyError:
-        raise InvalidInput("motions", f"unknown motion {name!r} (one of {', '.join(vocab.MOTIONS)}, "
-                                      f"or a family: {', '.join(vocab.MOTION_FAMILIES)})") from None
+        raise InvalidInput(
+            "motions",
+            f"unknown motion {name!r} (one of {', '.join(vocab.MOTIONS)}, "
+            f"or a family: {', '.join(vocab.MOTION_FAMILIES)})",
+        ) from None
 
 
 def _dist_opts(kwargs: dict) -> dict:
@@ -158,8 +203,9 @@ def _dist_opts(kwargs: dict) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (machine output).")
 @dist_options
 @click.pass_context
-def sample(ctx: click.Context, seed: int, index: int, lang: str, n_captions: int, trajectory: bool,
-           as_json: bool, **kwargs) -> None:
+def sample(
+    ctx: click.Context, seed: int, index: int, lang: str, n_captions: int, trajectory: bool, as_json: bool, **kwargs
+) -> None:
     """Print a scene and its captions: clip INDEX of the dataset `world render --seed SEED` writes.
 
     \b
@@ -189,21 +235,45 @@ def sample(ctx: click.Context, seed: int, index: int, lang: str, n_captions: int
 
 @world.command()
 @click.option("--count", type=int, default=None, help="Clips in the dataset (dataset mode).")
-@click.option("--out", "-o", "out", type=click.Path(), default=None,
-              help="Dataset folder, or with --scene/--caption a video file (.mp4, .gif or .png contact sheet).")
-@click.option("--scene", "scene_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Render one clip from a JSON scene (a description or a full scene).")
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(),
+    default=None,
+    help="Dataset folder, or with --scene/--caption a video file (.mp4, .gif or .png contact sheet).",
+)
+@click.option(
+    "--scene",
+    "scene_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Render one clip from a JSON scene (a description or a full scene).",
+)
 @click.option("--caption", default=None, help="Render one clip from a caption in the world's vocabulary.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
-@click.option("--crf", type=click.IntRange(0, 51), default=10, show_default=True,
-              help="H.264 quality; datasets take 0-12 (lossless to near lossless).")
-@click.option("--captions", "n_captions", type=click.IntRange(1, 20), default=3, show_default=True,
-              help="Captions per clip and language.")
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=10,
+    show_default=True,
+    help="H.264 quality; datasets take 0-12 (lossless to near lossless).",
+)
+@click.option(
+    "--captions",
+    "n_captions",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Captions per clip and language.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @dist_options
 @click.pass_context
-def render(ctx: click.Context, count, out, scene_file, caption, seed, workers, crf, n_captions, force, **kwargs) -> None:
+def render(
+    ctx: click.Context, count, out, scene_file, caption, seed, workers, crf, n_captions, force, **kwargs
+) -> None:
     """Render a dataset folder, or one clip from a JSON scene or a caption.
 
     A dataset is clips/NNNNNN.mp4 plus metadata.jsonl (scene, captions, trajectories) and
@@ -236,8 +306,17 @@ def render(ctx: click.Context, count, out, scene_file, caption, seed, workers, c
         if done % step == 0 or done == total:
             click.echo(f"\r{done}/{total} clips", nl=False, err=True)
 
-    write_dataset(out, count, seed=seed, dist=dist, workers=workers, crf=crf, n_captions=n_captions,
-                  force=force, progress=progress if sys.stderr.isatty() else None)
+    write_dataset(
+        out,
+        count,
+        seed=seed,
+        dist=dist,
+        workers=workers,
+        crf=crf,
+        n_captions=n_captions,
+        force=force,
+        progress=progress if sys.stderr.isatty() else None,
+    )
     seconds = time.perf_counter() - started
     if sys.stderr.isatty():
         click.echo("", err=True)
@@ -302,8 +381,10 @@ def _render_one(ctx, scene_file, caption, out: Path, seed, crf, force, dist_opts
     else:
         write_png(contact_sheet(frames, count=8), out)
     labels = "; ".join(o.label() for o in render_scene.objects)
-    click.echo(f"wrote {out} ({rw}x{rh}, {len(frames)} frames, {render_scene.duration:g} s): "
-               f"{labels} on {render_scene.background}")
+    click.echo(
+        f"wrote {out} ({rw}x{rh}, {len(frames)} frames, {render_scene.duration:g} s): "
+        f"{labels} on {render_scene.background}"
+    )
 
 
 # -- vocab -----------------------------------------------------------------------------------------

@@ -14,10 +14,19 @@ from openreel.world import vocab
 
 EN_COLORS_GEN = {c: [c] for c in vocab.COLORS}
 EN_COLORS_ALSO: dict[str, list[str]] = {"purple": ["violet"], "pink": [], "cyan": ["turquoise"]}
-EN_BACKGROUNDS_GEN = {"black": ["black"], "white": ["white"], "gray": ["gray", "grey"], "navy": ["navy", "navy blue", "dark blue"]}
+EN_BACKGROUNDS_GEN = {
+    "black": ["black"],
+    "white": ["white"],
+    "gray": ["gray", "grey"],
+    "navy": ["navy", "navy blue", "dark blue"],
+}
 EN_BACKGROUNDS_ALSO: dict[str, list[str]] = {}
 EN_SHAPES_GEN = {"circle": ["ball", "circle"], "square": ["square", "box", "block"], "triangle": ["triangle"]}
-EN_SHAPES_ALSO = {"circle": ["disc", "disk", "balls", "circles"], "square": ["boxes", "squares", "blocks"], "triangle": ["triangles"]}
+EN_SHAPES_ALSO = {
+    "circle": ["disc", "disk", "balls", "circles"],
+    "square": ["boxes", "squares", "blocks"],
+    "triangle": ["triangles"],
+}
 EN_SIZES_GEN = {"small": ["small", "little"], "medium": ["medium", "medium sized"], "large": ["large", "big"]}
 EN_SIZES_ALSO = {"small": ["tiny"], "medium": ["mid sized", "medium size"], "large": ["huge"]}
 
@@ -28,50 +37,164 @@ EN_MOTIONS_GEN = {
     "move_right": ["moves right", "moves to the right", "slides right", "slides to the right", "travels to the right"],
     "move_up": ["moves up", "rises", "slides up", "goes up", "moves upward"],
     "move_down": ["moves down", "goes down", "slides down", "sinks", "moves downward"],
-    "fall_bounce": ["falls and bounces", "drops and bounces on the floor", "falls and bounces on the floor",
-                    "falls to the floor and bounces", "drops and bounces"],
+    "fall_bounce": [
+        "falls and bounces",
+        "drops and bounces on the floor",
+        "falls and bounces on the floor",
+        "falls to the floor and bounces",
+        "drops and bounces",
+    ],
     "bounce_around": ["bounces around", "bounces off the walls", "bounces around the frame"],
     "spin_cw": ["spins clockwise", "rotates clockwise", "turns clockwise"],
-    "spin_ccw": ["spins counterclockwise", "rotates counterclockwise", "spins counter clockwise", "rotates anticlockwise"],
+    "spin_ccw": [
+        "spins counterclockwise",
+        "rotates counterclockwise",
+        "spins counter clockwise",
+        "rotates anticlockwise",
+    ],
     "grow": ["grows", "gets bigger", "grows larger", "expands"],
     "shrink": ["shrinks", "gets smaller", "shrinks down"],
 }
 # collide takes two subjects ("a red ball and a blue box ...")
-EN_COLLIDE_GEN = ["collide", "crash into each other and bounce apart", "collide and bounce apart",
-                  "move toward each other and collide"]
+EN_COLLIDE_GEN = [
+    "collide",
+    "crash into each other and bounce apart",
+    "collide and bounce apart",
+    "move toward each other and collide",
+]
 EN_MOTIONS_ALSO = {
-    "still": ["stay still", "rest", "sit still", "sits", "sit", "remain still", "do not move", "doesn't move",
-              "does not move at all", "stays put", "is still", "is motionless", "stays motionless", "stands still"],
-    "move_left": ["move left", "move to the left", "slide left", "slide to the left", "goes left", "go left",
-                  "travels left", "moves leftward", "moves leftwards", "drifts left", "drifts to the left"],
-    "move_right": ["move right", "move to the right", "slide right", "slide to the right", "goes right", "go right",
-                   "travels right", "moves rightward", "moves rightwards", "drifts right", "drifts to the right"],
+    "still": [
+        "stay still",
+        "rest",
+        "sit still",
+        "sits",
+        "sit",
+        "remain still",
+        "do not move",
+        "doesn't move",
+        "does not move at all",
+        "stays put",
+        "is still",
+        "is motionless",
+        "stays motionless",
+        "stands still",
+    ],
+    "move_left": [
+        "move left",
+        "move to the left",
+        "slide left",
+        "slide to the left",
+        "goes left",
+        "go left",
+        "travels left",
+        "moves leftward",
+        "moves leftwards",
+        "drifts left",
+        "drifts to the left",
+    ],
+    "move_right": [
+        "move right",
+        "move to the right",
+        "slide right",
+        "slide to the right",
+        "goes right",
+        "go right",
+        "travels right",
+        "moves rightward",
+        "moves rightwards",
+        "drifts right",
+        "drifts to the right",
+    ],
     "move_up": ["move up", "rise", "slide up", "go up", "moves upwards", "floats up", "drifts up"],
     "move_down": ["move down", "go down", "slide down", "sink", "moves downwards", "drifts down", "descends"],
-    "fall_bounce": ["fall and bounce", "drop and bounce", "fall and bounce on the floor", "drop and bounce on the floor",
-                    "falls", "drops", "fall", "drop", "bounces on the floor", "falls down and bounces"],
-    "bounce_around": ["bounce around", "bounce off the walls", "bounces around the screen", "ricochets around",
-                      "ricochets off the walls", "bounces off the edges"],
+    "fall_bounce": [
+        "fall and bounce",
+        "drop and bounce",
+        "fall and bounce on the floor",
+        "drop and bounce on the floor",
+        "falls",
+        "drops",
+        "fall",
+        "drop",
+        "bounces on the floor",
+        "falls down and bounces",
+    ],
+    "bounce_around": [
+        "bounce around",
+        "bounce off the walls",
+        "bounces around the screen",
+        "ricochets around",
+        "ricochets off the walls",
+        "bounces off the edges",
+    ],
     "spin_cw": ["spin clockwise", "rotate clockwise", "turn clockwise", "spins to the right"],
-    "spin_ccw": ["spin counterclockwise", "rotate counterclockwise", "spin counter clockwise",
-                 "rotates counter clockwise", "spins anticlockwise", "spins anti clockwise", "rotates anti clockwise",
-                 "turns counterclockwise", "turns anticlockwise", "spin anticlockwise", "rotate anticlockwise"],
+    "spin_ccw": [
+        "spin counterclockwise",
+        "rotate counterclockwise",
+        "spin counter clockwise",
+        "rotates counter clockwise",
+        "spins anticlockwise",
+        "spins anti clockwise",
+        "rotates anti clockwise",
+        "turns counterclockwise",
+        "turns anticlockwise",
+        "spin anticlockwise",
+        "rotate anticlockwise",
+    ],
     "grow": ["grow", "get bigger", "grow larger", "grows bigger", "expand", "becomes bigger", "becomes larger"],
     "shrink": ["shrink", "get smaller", "shrink down", "becomes smaller"],
-    "collide": ["crash into each other", "collide with each other", "bump into each other", "collides",
-                "collides with", "crashes into", "bumps into", "hits",
-                "move towards each other and collide", "collide head on", "crash together and bounce apart"],
+    "collide": [
+        "crash into each other",
+        "collide with each other",
+        "bump into each other",
+        "collides",
+        "collides with",
+        "crashes into",
+        "bumps into",
+        "hits",
+        "move towards each other and collide",
+        "collide head on",
+        "crash together and bounce apart",
+    ],
 }
 EN_FILLERS = [
-    "a", "an", "the", "one", "on", "against", "over", "in", "with", "while", "as", "and", "meanwhile",
-    "background", "backdrop", "is", "there", "it", "both", "whereas", "at the same time", "of",
+    "a",
+    "an",
+    "the",
+    "one",
+    "on",
+    "against",
+    "over",
+    "in",
+    "with",
+    "while",
+    "as",
+    "and",
+    "meanwhile",
+    "background",
+    "backdrop",
+    "is",
+    "there",
+    "it",
+    "both",
+    "whereas",
+    "at the same time",
+    "of",
 ]
 
 # -- Chinese -----------------------------------------------------------------------------------
 
 ZH_COLORS_GEN = {c: [vocab.COLOR_ZH[c]] for c in vocab.COLORS}
-ZH_COLORS_SHORT = {"red": "红", "orange": "橙", "yellow": "黄", "green": "绿", "cyan": "青", "blue": "蓝",
-                   "purple": "紫", "pink": "粉"}  # used before 球 / 方块: 小红球
+ZH_COLORS_SHORT = {
+    "red": "红",
+    "orange": "橙",
+    "yellow": "黄",
+    "green": "绿",
+    "cyan": "青",
+    "blue": "蓝",
+    "purple": "紫",
+    "pink": "粉",
+}  # used before 球 / 方块: 小红球
 ZH_COLORS_ALSO = {c: [ZH_COLORS_SHORT[c]] for c in vocab.COLORS}
 ZH_COLORS_ALSO["pink"] += ["粉红色", "粉红"]
 ZH_BACKGROUNDS_GEN = {b: [vocab.BACKGROUND_ZH[b]] for b in vocab.BACKGROUNDS}
@@ -108,8 +231,29 @@ ZH_MOTIONS_ALSO = {
     "shrink": ["越变越小", "缩小", "渐渐变小"],
     "collide": ["相撞", "碰撞后弹开", "互相碰撞", "相互碰撞", "撞在一起", "相向而行并相撞"],
 }
-ZH_FILLERS = ["一个", "个", "一", "的", "在", "上", "里", "背景", "是", "和", "与", "跟", "同时", "而", "并且",
-              "与此同时", "画面中", "画面里", "地", "上面", "中间"]
+ZH_FILLERS = [
+    "一个",
+    "个",
+    "一",
+    "的",
+    "在",
+    "上",
+    "里",
+    "背景",
+    "是",
+    "和",
+    "与",
+    "跟",
+    "同时",
+    "而",
+    "并且",
+    "与此同时",
+    "画面中",
+    "画面里",
+    "地",
+    "上面",
+    "中间",
+]
 ZH_PUNCT = set("，。；、,.;:：！!？?（）() \t\n")
 
 KINDS = ("color", "background", "shape", "size", "motion", "filler")
@@ -120,7 +264,11 @@ def lexicon(lang: str) -> dict[str, tuple[str, str | None]]:
     en = lang == "en"
     tables = [
         ("color", EN_COLORS_GEN if en else ZH_COLORS_GEN, EN_COLORS_ALSO if en else ZH_COLORS_ALSO),
-        ("background", EN_BACKGROUNDS_GEN if en else ZH_BACKGROUNDS_GEN, EN_BACKGROUNDS_ALSO if en else ZH_BACKGROUNDS_ALSO),
+        (
+            "background",
+            EN_BACKGROUNDS_GEN if en else ZH_BACKGROUNDS_GEN,
+            EN_BACKGROUNDS_ALSO if en else ZH_BACKGROUNDS_ALSO,
+        ),
         ("shape", EN_SHAPES_GEN if en else ZH_SHAPES_GEN, EN_SHAPES_ALSO if en else ZH_SHAPES_ALSO),
         ("size", EN_SIZES_GEN if en else ZH_SIZES_GEN, EN_SIZES_ALSO if en else ZH_SIZES_ALSO),
         ("motion", EN_MOTIONS_GEN if en else ZH_MOTIONS_GEN, EN_MOTIONS_ALSO if en else ZH_MOTIONS_ALSO),

@@ -114,8 +114,10 @@ def _object_dict(o: SceneObject) -> dict[str, Any]:
 def trajectory_to_json(trajectory) -> list[list[dict[str, float]]]:
     """(T, N, 4) array of x, y, angle, scale -> one list of per-object dicts per frame."""
     return [
-        [{"x": round(float(x), 6), "y": round(float(y), 6), "angle": round(float(a), 4), "scale": round(float(s), 6)}
-         for x, y, a, s in frame]
+        [
+            {"x": round(float(x), 6), "y": round(float(y), 6), "angle": round(float(a), 4), "scale": round(float(s), 6)}
+            for x, y, a, s in frame
+        ]
         for frame in trajectory
     ]
 
@@ -224,7 +226,9 @@ def validate(scene: Scene) -> Scene:
     if len(colliders) == 2 and all(placed):
         a, b = (scene.objects[i] for i in colliders)
         if abs(a.y - b.y) > 1e-9 or a.vy or b.vy:
-            raise InvalidInput(f"objects[{colliders[1]}].y", "colliding objects share one horizontal line (same y, vy 0)")
+            raise InvalidInput(
+                f"objects[{colliders[1]}].y", "colliding objects share one horizontal line (same y, vy 0)"
+            )
     return scene
 
 
