@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/openreel generate "$(PROMPT)" -o out/demo.mp4 --sheet --force $(DEMO_ARGS)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed

@@ -21,7 +21,7 @@ from openreel.errors import InvalidInput
 from openreel.models.bundle import tensors_hash
 from openreel.text.encode import encode_prompts
 from openreel.train.config import TrainConfig
-from openreel.train.data import FolderSource
+from openreel.train.data import FolderSource, to_model_range
 
 EMPTY = "text.empty"  # the "" embedding, used for caption dropout
 
@@ -45,7 +45,7 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None) -> Path:
     empty = encode_prompts(model.tokenizer, model.text_encoder, [""], text_len)[0]
     for i in range(len(source)):
         clip = source.clip(i)
-        mean = model.vae.encode(clip.frames[None].to(model.device)).latent_dist.mean
+        mean = model.vae.encode(to_model_range(clip.frames[None], model.device)).latent_dist.mean
         tensors = {"mean": mean[0].float().cpu().contiguous(), EMPTY: trim(empty)}
         for lang, caps in clip.captions.items():
             embs = encode_prompts(model.tokenizer, model.text_encoder, caps, text_len)

@@ -71,6 +71,8 @@ class FlowSection(Section):
 class VaeSection(Section):
     loss: Literal["l1", "l2"] = "l1"
     kl_weight: float = Field(1e-6, ge=0)
+    # Decode a posterior sample (a VAE) or its mean (an autoencoder whose latents the KL keeps small).
+    sample_posterior: bool = True
     foreground_weight: float = Field(0.0, ge=0)  # extra loss weight on pixels unlike the frame's background
     stats_batches: int = Field(8, ge=1)  # batches measured for latents_mean / latents_std
 
@@ -84,6 +86,8 @@ class LoraSection(Section):
 class RunSection(Section):
     out: str = "runs/default"
     steps: int = Field(1000, ge=1)
+    # A wall-clock budget for this process: past it, the run checkpoints and stops early (resume goes on).
+    max_minutes: float | None = Field(None, gt=0)
     batch_size: int = Field(4, ge=1, description="per process")
     grad_accum: int = Field(1, ge=1)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"

@@ -12,6 +12,7 @@ Distributed through Accelerate: the same code runs on one CPU, under `torchrun`,
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from openreel.models.bundle import VideoModel, build_preset, load_model
 from openreel.text.encode import encode_prompts
 from openreel.train import checkpoint as ckpt
 from openreel.train.config import OptimSection, TrainConfig
-from openreel.train.data import loader, make_source
+from openreel.train.data import loader, make_source, to_model_range
 from openreel.train.monitor import Monitor
 from openreel.train.objective import Autoencode, flow_batch, flow_loss, vae_loss
 
@@ -155,7 +156,7 @@ def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     if "mean" in batch:  # from the cache: posterior means (and text embeddings unless the encoder trains)
         latents = normalise_latents(m.vae, batch["mean"].to(m.device))
     else:
-        latents = encode_video(m.vae, batch["frames"].to(m.device))
+        latents = encode_video(m.vae, to_model_range(batch["frames"], m.device))
     if "context" in batch:
         context = batch["context"].to(m.device)
     else:
@@ -173,7 +174,8 @@ def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
 
 def step_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     if run.kind == "vae":
-        return vae_loss(nets["vae"], batch["frames"].to(run.model.device), batch["key"], run.cfg.vae, run.cfg.run.seed)
+        frames = to_model_range(batch["frames"], run.model.device)
+        return vae_loss(nets["vae"], frames, batch["key"], run.cfg.vae, run.cfg.run.seed)
     return t2v_loss(run, nets, batch)
 
 
@@ -219,6 +221,7 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
     global_batch = per_rank * accelerator.num_processes * cfg.run.grad_accum
     monitor = Monitor(out, cfg, kind, accelerator.is_main_process, show_progress, start=step)
     monitor.write_config(found)
+    deadline = time.monotonic() + cfg.run.max_minutes * 60 if cfg.run.max_minutes else math.inf
     while step < cfg.run.steps:
         started = time.perf_counter()
         lr = set_lr(optimizer, step, cfg.optim, cfg.run.steps)
@@ -231,12 +234,28 @@ def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progre
                      global_batch * tokens_per_sample(run) / seconds)
         if cfg.run.sample_every and step % cfg.run.sample_every == 0 and accelerator.is_main_process:
             with_ema(run, ema, lambda: monitor.samples(run, step))
-        if step % cfg.run.save_every == 0 or step == cfg.run.steps:
+        out_of_time = past(deadline, accelerator)
+        if step % cfg.run.save_every == 0 or step == cfg.run.steps or out_of_time:
             save(run, ema, optimizer, out, step, next_batch, accelerator, monitor)
+        if out_of_time:
+            monitor.note(f"run.max_minutes={cfg.run.max_minutes:g} reached at step {step}/{cfg.run.steps}; "
+                         "saved, stopping (--resume auto continues)")
+            break
     monitor.close()
+    del batches  # stop the data workers now, not whenever a later collection finds the loader
+    gc.collect()
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return out
+
+
+def past(deadline: float, accelerator) -> bool:
+    """Whether any process is past the deadline: all of them must stop at the same step."""
+    late = time.monotonic() > deadline
+    if accelerator.num_processes == 1:
+        return late
+    flag = torch.tensor(float(late), device=accelerator.device)
+    return bool(accelerator.reduce(flag, "max").item())
 
 
 def open_cache(run: Run):
@@ -312,7 +331,8 @@ def latent_stats(run: Run) -> tuple[list[float], list[float]]:
                      per_rank=cfg.run.batch_size)
     sums, squares, count = 0.0, 0.0, 0
     for _, batch in zip(range(cfg.vae.stats_batches), batches):
-        mu = run.model.vae.encode(batch["frames"].to(run.model.device)).latent_dist.mean.double()  # (B, C, T, H, W)
+        frames = to_model_range(batch["frames"], run.model.device)
+        mu = run.model.vae.encode(frames).latent_dist.mean.double()  # (B, C, T, H, W)
         sums = sums + mu.sum(dim=(0, 2, 3, 4))
         squares = squares + (mu**2).sum(dim=(0, 2, 3, 4))
         count += mu.numel() // mu.shape[1]

@@ -62,6 +62,13 @@ class Monitor:
             print(f"step {step}/{self.cfg.run.steps} loss {loss:.4f} lr {lr:.2e} {samples_per_s:.2f} samples/s",
                   file=sys.stderr, flush=True)
 
+    def note(self, text: str) -> None:
+        if self.main:
+            if self.bar is not None:
+                self.bar.write(text)
+            else:
+                print(text, file=sys.stderr, flush=True)
+
     def saved(self, path: Path) -> None:
         if self.main:
             plot_loss(self.out / "metrics.jsonl", self.out / "loss.png")
@@ -100,13 +107,13 @@ def reconstruction_samples(run, folder: Path) -> None:
     import torch
 
     from openreel.sampling.loop import to_uint8
-    from openreel.train.data import make_source
+    from openreel.train.data import make_source, to_model_range
     from openreel.video.io import contact_sheet, write_mp4, write_png
 
     source = make_source(run.cfg.data, run.model.spatial_multiple)
     vae = run.model.vae
     for i in range(min(2, len(source))):
-        frames = source.clip(i).frames[None].to(run.model.device)  # (1, 3, T, H, W)
+        frames = to_model_range(source.clip(i).frames[None], run.model.device)  # (1, 3, T, H, W)
         with torch.no_grad():
             recon = vae.decode(vae.encode(frames).latent_dist.mean).sample
         pair = np.concatenate([to_uint8(frames), to_uint8(recon)], axis=2)  # original | reconstruction

@@ -72,8 +72,10 @@ class Autoencode(torch.nn.Module):
         super().__init__()
         self.vae = vae
 
-    def forward(self, frames: torch.Tensor, positions: torch.Tensor, seed: int):
+    def forward(self, frames: torch.Tensor, positions: torch.Tensor, seed: int, sample: bool = True):
         posterior = self.vae.encode(frames).latent_dist
+        if not sample:  # a plain autoencoder: decode the posterior mean
+            return self.vae.decode(posterior.mean).sample, posterior.mean, posterior.logvar
         eps = torch.stack([torch.randn(posterior.mean.shape[1:], generator=sample_generator(seed, int(p), "posterior"))
                            for p in positions]).to(posterior.mean)
         recon = self.vae.decode(posterior.mean + posterior.std * eps).sample
@@ -100,7 +102,7 @@ def vae_loss(autoencode, frames: torch.Tensor, positions: torch.Tensor, cfg: Vae
     With `foreground_weight` > 0 the reconstruction error is weighted toward pixels unlike their
     frame's background (see `foreground_weights`).
     """
-    recon, mean, logvar = autoencode(frames, positions, seed)
+    recon, mean, logvar = autoencode(frames, positions, seed, cfg.sample_posterior)
     err = (recon - frames).abs() if cfg.loss == "l1" else (recon - frames) ** 2
     if cfg.foreground_weight > 0:
         err = err * foreground_weights(frames, cfg.foreground_weight)

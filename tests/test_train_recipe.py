@@ -1,0 +1,36 @@
+"""The default model's recipe, `scripts/train_default_model.py`, end to end on a tiny budget: both
+stages (throughput probe, sized run, time limit), the exports, and the held-out checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from openreel.models.bundle import load_model
+
+SCRIPT = Path(__file__).parent.parent / "scripts" / "train_default_model.py"
+
+
+def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
+    sets = ["model.base=tiny", "data.width=64", "data.height=64", "data.frames=9", "run.batch_size=2",
+            "data.workers=0", "vae.stats_batches=1", "optim.warmup_steps=2"]
+    args = [a for s in sets for a in ("--set", s)]
+    cmd = [sys.executable, str(SCRIPT), "--minutes", "0.3", "--out", str(tmp_path), "--check", "1"]
+    cmd += ["--probe-steps", "4"]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["vae"]["clips"] == 1 and report["vae"]["original_pass"] == 1.0  # the evaluator reads the originals
+    assert report["generation"]["prompts"] == 1 and "present" in report["generation"]["per_check"]
+    for stage in ("vae", "t2v"):
+        state = json.loads((tmp_path / stage / "last" / "state.json").read_text())
+        planned = json.loads((tmp_path / stage / "config.json").read_text())["config"]["run"]
+        assert planned["max_minutes"] is not None and state["step"] <= planned["steps"]
+    model = load_model(tmp_path / "model-fp16", device="cpu")
+    assert model.spec.name == "openreel-shapes-v1" and (model.defaults.width, model.defaults.frames) == (64, 9)
+    fp16 = load_model(tmp_path / "model-fp16", device="cpu", dtype=None)
+    assert next(fp16.transformer.parameters()).dtype in (torch.float16, torch.float32)
