@@ -296,7 +296,7 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
         "run.steps=3",
     ]
     cfg = load_config(None, common)
-    build_cache(load_base(cfg, torch.device("cpu")), cfg, tmp_path / "cache")
+    build_cache(load_base(cfg, torch.device("cpu")), cfg, tmp_path / "cache", batch_size=3)  # batches of 3 and 1
     train("t2v", load_config(None, common + [f'run.out="{tmp_path / "live"}"']), show_progress=False)
     train(
         "t2v",
@@ -314,6 +314,18 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     )
     assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "cached-te"), rtol=1e-4)
     assert not np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "live"), rtol=1e-6)
+    # Built for a run that trains the text encoder, a cache holds latents only (decoded by 2 workers here).
+    joint_cfg = load_config(None, joint + ["data.workers=2"])
+    build_cache(load_base(joint_cfg, torch.device("cpu")), joint_cfg, tmp_path / "latents", batch_size=2)
+    assert set(load_file(tmp_path / "latents" / "clips" / "000000.safetensors")) == {"mean"}
+    train(
+        "t2v",
+        load_config(None, joint + [f'run.out="{tmp_path / "latents-te"}"', f'data.cache="{tmp_path / "latents"}"']),
+        show_progress=False,
+    )
+    assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "latents-te"), rtol=1e-4)
+    with pytest.raises(InvalidInput, match="holds latents only"):
+        train("t2v", load_config(None, common + [f'data.cache="{tmp_path / "latents"}"']), show_progress=False)
     with pytest.raises(InvalidInput, match="made for other width"):
         train(
             "t2v",

@@ -1,5 +1,6 @@
 """The default model's recipe, `scripts/train_default_model.py`, end to end on a tiny budget: both
-stages (throughput probe, sized run, time limit), the exports, and the held-out checks."""
+stages (throughput probe, sized run, time limit), the transformer's rendered + cached dataset, the
+exports, and the held-out checks."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
             "data.workers=0", "vae.stats_batches=1", "optim.warmup_steps=2"]
     args = [a for s in sets for a in ("--set", s)]
     cmd = [sys.executable, str(SCRIPT), "--minutes", "0.3", "--out", str(tmp_path), "--check", "1"]
-    cmd += ["--probe-steps", "4"]
+    cmd += ["--probe-steps", "4", "--t2v-cache", "4"]  # the transformer from 4 rendered, cached clips
     res = subprocess.run(cmd + args, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
@@ -30,6 +31,8 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
         state = json.loads((tmp_path / stage / "last" / "state.json").read_text())
         planned = json.loads((tmp_path / stage / "config.json").read_text())["config"]["run"]
         assert planned["max_minutes"] is not None and state["step"] <= planned["steps"]
+    t2v = json.loads((tmp_path / "t2v" / "config.json").read_text())["config"]["data"]
+    assert t2v["source"] == "folder" and t2v["cache"] and (tmp_path / "t2v-cache" / "cache.json").is_file()
     model = load_model(tmp_path / "model-fp16", device="cpu")
     assert model.spec.name == "openreel-shapes-v1" and (model.defaults.width, model.defaults.frames) == (64, 9)
     fp16 = load_model(tmp_path / "model-fp16", device="cpu", dtype=None)

@@ -6,7 +6,8 @@ is spent re-encoding the same clips and captions. `openreel train cache` encodes
 without the zero padding); training then reads these files instead of videos.
 
     <cache>/cache.json             what it was made from (model hashes, data settings): checked on use
-    <cache>/clips/000123.safetensors   mean (C, T', H', W'); text.<lang>.<j> (tokens, D)
+    <cache>/clips/000123.safetensors   mean (C, T', H', W'); text.<lang>.<j> (tokens, D) unless
+                                       the run trains its text encoder (then captions are encoded live)
 """
 
 from __future__ import annotations
@@ -34,30 +35,72 @@ def cache_key(model, cfg: TrainConfig) -> dict:
             "width": d.width, "height": d.height, "frames": d.frames, "fps": d.fps, "limit": d.limit}
 
 
+class _Frames(torch.utils.data.Dataset):
+    """Clip index → (index, uint8 frames): decoding and resizing run in the loader's workers."""
+
+    def __init__(self, source: FolderSource):
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor]:
+        return index, self.source.clip(index).frames
+
+
+def bucket_batches(source: FolderSource, batch_size: int) -> list[list[int]]:
+    """Clip indices in batches that never mix aspect-ratio buckets (one VAE call per batch)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(source)):
+        groups.setdefault(source.bucket(i), []).append(i)
+    return [g[k:k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
+
+
+def _stack(items: list[tuple[int, torch.Tensor]]) -> tuple[list[int], torch.Tensor]:
+    return [i for i, _ in items], torch.stack([f for _, f in items])
+
+
 @torch.no_grad()
-def build_cache(model, cfg: TrainConfig, out: Path, progress=None) -> Path:
+def build_cache(model, cfg: TrainConfig, out: Path, progress=None, batch_size: int = 8) -> Path:
+    """Encode every clip of a folder dataset, `batch_size` clips per VAE call, decoding in
+    `data.workers` processes. Caption embeddings are stored too unless the text encoder trains
+    (`model.train_text_encoder`: training encodes captions live, so they would never be read)."""
     if cfg.data.source != "folder":
         raise InvalidInput("data.source", "only folder datasets are cached (the world renders endlessly)")
+    if batch_size < 1:
+        raise InvalidInput("batch_size", f"must be at least 1, got {batch_size}")
     source = FolderSource(cfg.data, model.spatial_multiple)
     clips = out / "clips"
     clips.mkdir(parents=True, exist_ok=True)
+    with_text = not cfg.model.train_text_encoder
     text_len = model.defaults.text_len
     empty = encode_prompts(model.tokenizer, model.text_encoder, [""], text_len)[0]
-    for i in range(len(source)):
-        clip = source.clip(i)
-        mean = model.vae.encode(to_model_range(clip.frames[None], model.device)).latent_dist.mean
-        tensors = {"mean": mean[0].float().cpu().contiguous(), EMPTY: trim(empty)}
-        for lang, caps in clip.captions.items():
-            embs = encode_prompts(model.tokenizer, model.text_encoder, caps, text_len)
-            for j, emb in enumerate(embs):
-                tensors[f"text.{lang}.{j}"] = trim(emb)
-        save_file(tensors, clips / f"{i:06d}.safetensors")
+    loader = torch.utils.data.DataLoader(_Frames(source), batch_sampler=bucket_batches(source, batch_size),
+                                         collate_fn=_stack, num_workers=cfg.data.workers)
+    done = 0
+    for indices, frames in loader:
+        posterior = model.vae.encode(to_model_range(frames, model.device)).latent_dist
+        means = posterior.mean.float().cpu()  # (B, C, T', H', W')
+        for index, mean in zip(indices, means):
+            tensors = {"mean": mean.contiguous()}
+            if with_text:
+                tensors.update(caption_tensors(model, source.entries[index]["captions"], text_len, empty))
+            save_file(tensors, clips / f"{index:06d}.safetensors")
+        done += len(indices)
         if progress:
-            progress(i + 1, len(source))
+            progress(done, len(source))
     key = cache_key(model, cfg)
-    (out / "cache.json").write_text(json.dumps({**key, "count": len(source), "captions": [
+    (out / "cache.json").write_text(json.dumps({**key, "count": len(source), "text": with_text, "captions": [
         {lang: len(c) for lang, c in source.entries[i]["captions"].items()} for i in range(len(source))]}, indent=2))
     return out
+
+
+def caption_tensors(model, captions: dict[str, list[str]], text_len: int, empty: torch.Tensor) -> dict:
+    tensors = {EMPTY: trim(empty)}
+    for lang, caps in captions.items():
+        for j, emb in enumerate(encode_prompts(model.tokenizer, model.text_encoder, caps, text_len)):
+            tensors[f"text.{lang}.{j}"] = trim(emb)
+    return tensors
 
 
 def trim(embedding: torch.Tensor) -> torch.Tensor:
@@ -88,6 +131,9 @@ class CachedClips:
         stale = [k for k, v in expected.items() if self.info.get(k) != v]
         if stale:
             raise InvalidInput("data.cache", f"{self.folder} was made for other {', '.join(stale)}; rebuild it")
+        if not self.live_text and not self.info.get("text", True):
+            raise InvalidInput("data.cache", f"{self.folder} holds latents only (made for a run that trains the "
+                                             "text encoder); rebuild it for a frozen one")
 
     def __len__(self) -> int:
         return self.info["count"]

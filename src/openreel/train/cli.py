@@ -110,8 +110,10 @@ def train_lora(base, data, rank, config, overrides, resume, out, steps, quiet) -
 @click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path), help="TOML config file")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="override a config key")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="cache folder to write")
-def train_cache(config, overrides, out: Path) -> None:
-    """Encode a folder dataset once (VAE latents, caption embeddings) for runs with frozen encoders.
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
+              help="clips per VAE call (clips are decoded by data.workers processes)")
+def train_cache(config, overrides, out: Path, batch_size: int) -> None:
+    """Encode a folder dataset once: VAE latents, and caption embeddings unless the text encoder trains.
 
     Then train with `--set data.cache=<folder>`; the cache is checked against the model and data
     settings before use.
@@ -119,6 +121,8 @@ def train_cache(config, overrides, out: Path) -> None:
     \b
     Examples:
       openreel train cache --config configs/lora-wan.toml --out cache/my_clips
+      openreel train cache --config configs/default/2-t2v.toml --set data.source=folder \\
+          --set data.path=data/shapes-128 --out data/cache-128 --batch-size 64
       openreel train lora --model /models/Wan2.1-T2V-1.3B-Diffusers --data my_clips/ --set data.cache=cache/my_clips
     """
     import torch
@@ -129,7 +133,8 @@ def train_cache(config, overrides, out: Path) -> None:
 
     cfg = load_config(config, list(overrides))
     model = load_base(cfg, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    build_cache(model, cfg, out, progress=lambda i, n: click.echo(f"\rencoded {i}/{n}", nl=i == n, err=True))
+    build_cache(model, cfg, out, batch_size=batch_size,
+                progress=lambda i, n: click.echo(f"\rencoded {i}/{n}", nl=i == n, err=True))
     click.echo(f"wrote {out}")
 
 
