@@ -11,6 +11,8 @@ Each stage first probes its throughput for a few dozen steps, then sizes `run.st
 schedule ends inside the stage's share of the budget; `run.max_minutes` is the hard stop.
 
     python scripts/train_default_model.py --minutes 8 --out runs/default          # one GPU: the shipped recipe
+    python scripts/train_default_model.py --minutes 9 --out runs/default --vae-from checkpoints/default-vae \\
+        --t2v-cache 20000 --vae-set optim.lr=5e-4                                 # continue the kept VAE
     python scripts/train_default_model.py --minutes 3 --out /tmp/smoke \\
         --set data.width=64 --set data.height=64 --set run.batch_size=2 --set data.workers=0   # CPU smoke run
 """
@@ -36,7 +38,7 @@ def measured_rate(run_dir: Path, batch: int) -> float:
     """Samples/s over a probe run's second half, by wall clock: data stalls count. (The per-step rate
     does not see them: on the first GPU run it read 300 samples/s where the run then made 120.)"""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
-    half = rows[len(rows) // 2:]
+    half = rows[max(0, len(rows) // 2 - 1):]  # at least two rows
     return (half[-1]["step"] - half[0]["step"]) * batch / (half[-1]["time"] - half[0]["time"])
 
 
@@ -64,6 +66,20 @@ def stage(kind: str, config: Path, sets: list[str], out: Path, minutes: float, p
     cfg = load_config(config, sets + [f'run.out="{out}"', f"run.steps={steps}", f"run.max_minutes={left / 60:.3f}"])
     train(kind, cfg, show_progress=False)
     return out
+
+
+def start_from_vae(vae_dir: Path, out: Path, preset: str = "shapes") -> Path:
+    """A model folder of `preset` whose VAE is the one in `vae_dir/vae` (e.g. checkpoints/default-vae),
+    for a VAE stage that continues earlier training instead of starting from random weights."""
+    import dataclasses
+
+    from diffusers import AutoencoderKLWan
+
+    from openreel.models.bundle import build_preset, save_model
+
+    model = build_preset(preset)
+    model = dataclasses.replace(model, vae=AutoencoderKLWan.from_pretrained(vae_dir / "vae"))
+    return save_model(model, out, overwrite=True)
 
 
 def cached_dataset(out: Path, count: int, sets: list[str]) -> list[str]:
@@ -160,24 +176,40 @@ def main() -> None:
     parser.add_argument("--vae-share", type=float, default=0.4, help="fraction of the budget for the VAE")
     parser.add_argument("--out", type=Path, required=True, help="folder for runs and exported models")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="override for both stages")
+    parser.add_argument("--vae-set", action="append", default=[], help="override for the VAE stage")
+    parser.add_argument("--t2v-set", action="append", default=[], help="override for the transformer stage")
+    parser.add_argument("--vae-from", type=Path, help="continue from the VAE in DIR/vae (e.g. checkpoints/default-vae);"
+                                                      " with --vae-share 0 use it as it is")
     parser.add_argument("--check", type=int, default=24, help="held-out clips/prompts to score at the end")
     parser.add_argument("--probe-steps", type=int, default=60, help="steps of each throughput probe")
     parser.add_argument("--t2v-cache", type=int, default=0, metavar="N",
                         help="train the transformer from N clips rendered and VAE-encoded once (0: on the fly)")
     args = parser.parse_args()
+    if args.probe_steps < 2:
+        parser.error("--probe-steps must be at least 2")
 
     import torch
 
+    from openreel.train.config import load_config
     from openreel.train.export import export
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     report = {"minutes": args.minutes, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}
-    stage("vae", VAE_CONFIG, args.sets, out / "vae", args.minutes * args.vae_share, args.probe_steps)
-    export(out / "vae", out / "vae-model", force=True)
-    report["vae"] = check_vae(out / "vae-model", args.check)
+    vae_sets = args.sets + args.vae_set
+    if args.vae_from:
+        preset = load_config(VAE_CONFIG, vae_sets).model.base  # the architecture the config names
+        vae_sets += [f'model.base="{start_from_vae(args.vae_from, out / "vae-start", preset)}"']
+    if args.vae_share > 0:
+        stage("vae", VAE_CONFIG, vae_sets, out / "vae", args.minutes * args.vae_share, args.probe_steps)
+        vae_model = export(out / "vae", out / "vae-model", force=True)
+    elif args.vae_from:
+        vae_model = out / "vae-start"
+    else:
+        parser.error("--vae-share 0 needs --vae-from")
+    report["vae"] = check_vae(vae_model, args.check)
     log(f"vae check: {report['vae']}")
-    t2v_sets = args.sets + [f'model.base="{out / "vae-model"}"']
+    t2v_sets = args.sets + args.t2v_set + [f'model.base="{vae_model}"']
     t2v_minutes = args.minutes * (1 - args.vae_share)
     if args.t2v_cache:
         started = time.monotonic()

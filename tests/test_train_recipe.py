@@ -37,3 +37,14 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert model.spec.name == "openreel-shapes-v1" and (model.defaults.width, model.defaults.frames) == (64, 9)
     fp16 = load_model(tmp_path / "model-fp16", device="cpu", dtype=None)
     assert next(fp16.transformer.parameters()).dtype in (torch.float16, torch.float32)
+
+    # Continue from that VAE without training it (--vae-share 0): only the transformer stage runs.
+    again = tmp_path / "again"
+    cmd = [sys.executable, str(SCRIPT), "--minutes", "0.1", "--out", str(again), "--check", "1", "--probe-steps", "2",
+           "--vae-share", "0", "--vae-from", str(tmp_path / "vae-model")]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not (again / "vae").exists() and (again / "t2v" / "last").is_dir()
+    kept = load_model(tmp_path / "vae-model", device="cpu").vae.state_dict()
+    used = load_model(again / "model", device="cpu").vae.state_dict()
+    assert all(torch.equal(kept[k], used[k]) for k in kept)
