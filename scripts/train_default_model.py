@@ -12,7 +12,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
 
     python scripts/train_default_model.py --minutes 8 --out runs/default          # one GPU: the shipped recipe
     python scripts/train_default_model.py --minutes 9 --out runs/default --vae-from checkpoints/default-vae \\
-        --t2v-cache 20000 --vae-set optim.lr=5e-4                                 # continue the kept VAE
+        --t2v-cache 20000 --vae-set optim.lr=3e-4                                 # continue the kept VAE
     python scripts/train_default_model.py --minutes 3 --out /tmp/smoke \\
         --set data.width=64 --set data.height=64 --set run.batch_size=2 --set data.workers=0   # CPU smoke run
 """
@@ -28,6 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAE_CONFIG = ROOT / "configs/default/1-vae.toml"
 T2V_CONFIG = ROOT / "configs/default/2-t2v.toml"
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def log(text: str) -> None:
@@ -55,14 +61,14 @@ def stage(kind: str, config: Path, sets: list[str], out: Path, minutes: float, p
     probe_steps = max(probe_steps, 8 * probe.data.workers)
     train(kind, probe.model_copy(update={"run": probe.run.model_copy(update={"steps": probe_steps})}),
           show_progress=False)
-    rate = measured_rate(probe_dir, probe.run.batch_size)
-    cfg = load_config(config, sets + [f'run.out="{out}"'])
+    batch = probe.run.batch_size
+    rate = measured_rate(probe_dir, batch)
     left = minutes * 60 - (time.monotonic() - started)
     if left < 6:
         log(f"{kind}: the probe used up this stage's {minutes:.2f} min; training {probe_steps} steps more anyway")
         left = 6.0
-    steps = max(probe_steps, int(0.92 * left * rate / cfg.run.batch_size))  # 8 % for checkpoints and start-up
-    log(f"{kind}: probe {rate:.1f} samples/s at batch {cfg.run.batch_size} → {steps} steps in {left / 60:.1f} min")
+    steps = max(probe_steps, int(0.92 * left * rate / batch))  # 8 % for checkpoints and start-up
+    log(f"{kind}: probe {rate:.1f} samples/s at batch {batch} → {steps} steps in {left / 60:.1f} min")
     cfg = load_config(config, sets + [f'run.out="{out}"', f"run.steps={steps}", f"run.max_minutes={left / 60:.3f}"])
     train(kind, cfg, show_progress=False)
     return out
@@ -106,7 +112,7 @@ def cached_dataset(out: Path, count: int, sets: list[str]) -> list[str]:
     log(f"t2v: rendered {count} clips to {folder}")
     folder_sets = ["data.source=folder", f'data.path="{folder}"']
     cfg = load_config(T2V_CONFIG, sets + folder_sets + [f"data.workers={workers}"])
-    model = load_base(cfg, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_base(cfg, torch.device(device()))
     build_cache(model, cfg, cache, batch_size=64)
     log(f"t2v: encoded them into {cache}")
     return folder_sets + [f'data.cache="{cache}"']
@@ -125,7 +131,7 @@ def check_vae(model_dir: Path, count: int) -> dict:
     from openreel.world.dataset import make_sample
     from openreel.world.sampler import SceneDist
 
-    model = load_model(model_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(model_dir, device=device())
     dist = SceneDist(size=128, seconds={2.0: 1.0})
     psnr, passed, truth = [], 0, 0
     for i in range(count):
@@ -143,7 +149,6 @@ def check_vae(model_dir: Path, count: int) -> dict:
 
 def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: float = 5.0) -> dict:
     """Generate held-out suite prompts and score them: overall pass rate and per check."""
-    import torch
 
     from openreel.eval.score import CHECKS, score_clip
     from openreel.eval.suite import heldout_prompts
@@ -152,7 +157,7 @@ def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: flo
     from openreel.sampling.loop import sample_video
     from openreel.world.parse import parse_caption
 
-    model = load_model(model_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(model_dir, device=device())
     d = model.defaults
     passed, per_check = 0, {c: [] for c in CHECKS}
     started = time.monotonic()

@@ -22,7 +22,7 @@ from openreel.errors import InvalidInput
 from openreel.models.bundle import tensors_hash
 from openreel.text.encode import encode_prompts
 from openreel.train.config import TrainConfig
-from openreel.train.data import FolderSource, to_model_range
+from openreel.train.data import FolderSource, bucket_groups, to_model_range
 
 EMPTY = "text.empty"  # the "" embedding, used for caption dropout
 
@@ -50,10 +50,7 @@ class _Frames(torch.utils.data.Dataset):
 
 def bucket_batches(source: FolderSource, batch_size: int) -> list[list[int]]:
     """Clip indices in batches that never mix aspect-ratio buckets (one VAE call per batch)."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i in range(len(source)):
-        groups.setdefault(source.bucket(i), []).append(i)
-    return [g[k:k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
+    return [g[k:k + batch_size] for g in bucket_groups(source) for k in range(0, len(g), batch_size)]
 
 
 def _stack(items: list[tuple[int, torch.Tensor]]) -> tuple[list[int], torch.Tensor]:
@@ -74,7 +71,7 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None, batch_size: i
     clips.mkdir(parents=True, exist_ok=True)
     with_text = not cfg.model.train_text_encoder
     text_len = model.defaults.text_len
-    empty = encode_prompts(model.tokenizer, model.text_encoder, [""], text_len)[0]
+    empty = encode_prompts(model.tokenizer, model.text_encoder, [""], text_len)[0] if with_text else None
     loader = torch.utils.data.DataLoader(_Frames(source), batch_sampler=bucket_batches(source, batch_size),
                                          collate_fn=_stack, num_workers=cfg.data.workers)
     done = 0

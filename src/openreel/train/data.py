@@ -190,6 +190,14 @@ def make_source(cfg: DataSection, multiple: int = 16):
     return WorldSource(cfg) if cfg.source == "world" else FolderSource(cfg, multiple)
 
 
+def bucket_groups(source) -> list[list[int]]:
+    """A source's clip indices grouped by aspect-ratio bucket (a batch never mixes buckets)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(source)):
+        groups.setdefault(source.bucket(i), []).append(i)
+    return list(groups.values())
+
+
 class BatchPlan:
     """Global batch k → the clip indices it holds: bucket-pure, shuffled per epoch, resumable by k."""
 
@@ -197,10 +205,7 @@ class BatchPlan:
         self.source, self.global_batch, self.seed = source, global_batch, seed
         self.endless = isinstance(source, WorldSource) and source.size is None
         if not self.endless:
-            groups: dict[tuple[int, int], list[int]] = {}
-            for i in range(len(source)):
-                groups.setdefault(source.bucket(i), []).append(i)
-            self.groups = list(groups.values())
+            self.groups = bucket_groups(source)
             self.per_epoch = sum(len(g) // global_batch for g in self.groups)
             if self.per_epoch == 0:
                 raise InvalidInput("run.batch_size", f"the dataset has {len(source)} clips; no bucket fills one "
