@@ -424,3 +424,47 @@ def test_vae_loss_decodes_the_mean_when_not_sampling():
     assert torch.equal(a, b)  # no posterior noise: the seed does not matter
     sampled = [vae_loss(auto, frames, keys, VaeSection(), seed=s)[0] for s in (1, 2)]
     assert not torch.equal(*sampled)
+
+
+def test_random_crop_takes_one_window_for_every_frame():
+    from openreel.train.data import random_crop, sample_generator
+
+    frames = torch.arange(3 * 2 * 8 * 8, dtype=torch.uint8).reshape(3, 2, 8, 8)  # (3, T, H, W)
+    a = random_crop(frames, 4, sample_generator(0, 5, "crop"))
+    assert a.shape == (3, 2, 4, 4)
+    assert torch.equal(a, random_crop(frames, 4, sample_generator(0, 5, "crop")))  # the key fixes the window
+    top, left = divmod(int(a[0, 0, 0, 0]), 8)
+    assert torch.equal(a, frames[..., top:top + 4, left:left + 4])  # same window in both frames
+    windows = {int(random_crop(frames, 4, sample_generator(0, k, "crop"))[0, 0, 0, 0]) for k in range(20)}
+    assert len(windows) > 5
+    with pytest.raises(InvalidInput) as err:
+        random_crop(frames, 16, sample_generator(0, 0, "crop"))
+    assert err.value.field == "data.crop" and "8x8" in err.value.message
+
+
+def test_vae_trains_on_crops_and_other_runs_refuse_them(tmp_path):
+    run = tmp_path / "vae"
+    train("vae", cfg_for(run, "data.width=32", "data.height=32", "data.crop=16", "vae.stats_batches=1", steps=2),
+          show_progress=False)
+    assert len(losses(run)) == 2
+    with pytest.raises(InvalidInput) as err:
+        train("t2v", cfg_for(tmp_path / "t2v", "data.crop=16"), show_progress=False)
+    assert err.value.field == "data.crop" and "only VAE training" in err.value.message
+    with pytest.raises(InvalidInput) as err:
+        train("vae", cfg_for(tmp_path / "odd", "data.width=32", "data.height=32", "data.crop=24"),
+              show_progress=False)
+    assert err.value.field == "data.crop" and "multiple" in err.value.message
+
+
+def test_decoder_only_vae_training_keeps_the_latent_space(tmp_path):
+    from openreel.models import build_preset, load_model
+    from openreel.train.export import export
+
+    run = tmp_path / "dec"
+    train("vae", cfg_for(run, "vae.train_encoder=false", "vae.stats_batches=1", "optim.lr=1e-2", steps=2),
+          show_progress=False)
+    before, after = build_preset("tiny", seed=0).vae, load_model(export(run, tmp_path / "m")).vae
+    for part in ("encoder", "quant_conv", "decoder"):
+        same = all(torch.equal(a, b) for a, b in zip(getattr(before, part).state_dict().values(),
+                                                      getattr(after, part).state_dict().values()))
+        assert same == (part != "decoder"), part

@@ -48,3 +48,10 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     kept = load_model(tmp_path / "vae-model", device="cpu").vae.state_dict()
     used = load_model(again / "model", device="cpu").vae.state_dict()
     assert all(torch.equal(kept[k], used[k]) for k in kept)
+
+    # Score a VAE alone (what a session continuing the VAE compares against the kept one).
+    cmd = [sys.executable, str(SCRIPT), "--check-vae", str(tmp_path / "vae-model"), "--check", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    scores = json.loads(res.stdout)
+    assert scores["clips"] == 1 and scores["original_pass"] == 1.0 and 0 < scores["object_psnr_db_mean"] < 99

@@ -46,6 +46,10 @@ class DataSection(Section):
     fixed_noise: bool = False
     cache: str | None = Field(None, description="latent + text cache from `openreel train cache` (folder data)")
     workers: int = Field(0, ge=0)
+    # VAE training only: a random crop x crop window of each clip (same window in every frame). The VAE
+    # is convolutional, so it trains on windows and runs on whole frames; a window costs a fraction of
+    # the frame, which buys longer clips for the same compute.
+    crop: int | None = Field(None, ge=16, description="VAE training: random square crop side in pixels")
 
 
 class OptimSection(Section):
@@ -75,6 +79,9 @@ class VaeSection(Section):
     sample_posterior: bool = True
     foreground_weight: float = Field(0.0, ge=0)  # extra loss weight on pixels unlike the frame's background
     stats_batches: int = Field(8, ge=1)  # batches measured for latents_mean / latents_std
+    # false: train the decoder alone. The latents stay exactly as they were, so a transformer trained
+    # on them (or a latent cache) stays valid while the decoder learns to draw them sharper.
+    train_encoder: bool = True
 
 
 class LoraSection(Section):

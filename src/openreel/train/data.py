@@ -26,7 +26,7 @@ from PIL import Image
 from openreel.errors import InvalidInput
 from openreel.train.config import DataSection
 
-PURPOSE = {"caption": 1, "dropout": 2, "noise": 3, "sigma": 4, "prefix": 5, "posterior": 6}
+PURPOSE = {"caption": 1, "dropout": 2, "noise": 3, "sigma": 4, "prefix": 5, "posterior": 6, "crop": 7}
 
 
 def sample_seed(seed: int, position: int, purpose: str) -> int:
@@ -70,6 +70,16 @@ def resample_frames(frames: np.ndarray, src_fps: float, fps: float, count: int) 
     if index[-1] >= len(frames):
         return None
     return frames[index]
+
+
+def random_crop(frames: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """The same random size x size window of every frame: (3, T, H, W) → (3, T, size, size)."""
+    height, width = frames.shape[-2:]
+    if size > min(height, width):
+        raise InvalidInput("data.crop", f"must be at most the clip's {width}x{height}, got {size}")
+    top = int(torch.randint(height - size + 1, (), generator=generator))
+    left = int(torch.randint(width - size + 1, (), generator=generator))
+    return frames[..., top:top + size, left:left + size].contiguous()
 
 
 @dataclass
@@ -261,6 +271,9 @@ class TrainSamples(torch.utils.data.Dataset):
         if self.cache is not None:
             return self._cached(index, key)
         clip = self.source.clip(index)
+        if self.cfg.crop:
+            clip = Clip(random_crop(clip.frames, self.cfg.crop, sample_generator(self.seed, key, "crop")),
+                        clip.captions)
         choice = pick_caption({k: len(v) for k, v in clip.captions.items()}, self.cfg, self.seed, key)
         caption = "" if choice is None else clip.captions[choice[0]][choice[1]]
         return {"frames": clip.frames, "caption": caption, "key": key}

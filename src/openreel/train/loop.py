@@ -67,6 +67,7 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
     if kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
     model = load_base(cfg, device)
+    check_crop(kind, cfg, model.spatial_multiple)
     for module in model.modules().values():
         module.requires_grad_(False)
     if kind == "vae":
@@ -82,10 +83,23 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
         module.train()
         if kind != "lora":
             module.requires_grad_(True)
+    if kind == "vae" and not cfg.vae.train_encoder:
+        for part in (model.vae.encoder, model.vae.quant_conv):  # the latent space stays as it is
+            part.requires_grad_(False)
     if cfg.run.gradient_checkpointing and kind != "vae":
         model.transformer.enable_gradient_checkpointing()
     named = {f"{c}.{n}": p for c, m in trainable.items() for n, p in m.named_parameters() if p.requires_grad}
     return Run(kind, cfg, model, trainable, named)
+
+
+def check_crop(kind: str, cfg: TrainConfig, multiple: int) -> None:
+    crop = cfg.data.crop
+    if crop is None:
+        return
+    if kind != "vae":
+        raise InvalidInput("data.crop", "only VAE training crops: a window cuts captioned objects out of the clip")
+    if crop % multiple:
+        raise InvalidInput("data.crop", f"must be a multiple of the VAE's {multiple} pixels, got {crop}")
 
 
 def load_base(cfg: TrainConfig, device: torch.device) -> VideoModel:
@@ -184,7 +198,8 @@ def tokens_per_sample(run: Run) -> int:
     m = run.model
     s, ts = m.vae.config.scale_factor_spatial, m.temporal_stride
     _, ph, pw = m.transformer.config.patch_size
-    return ((d.frames - 1) // ts + 1) * (d.height // s // ph) * (d.width // s // pw)
+    height, width = (d.crop, d.crop) if d.crop else (d.height, d.width)
+    return ((d.frames - 1) // ts + 1) * (height // s // ph) * (width // s // pw)
 
 
 def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progress: bool = True) -> Path:
@@ -326,8 +341,9 @@ def save(run: Run, ema: EMA, optimizer, out: Path, step: int, next_batch: int, a
 def latent_stats(run: Run) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the VAE's posterior means over `stats_batches` batches."""
     cfg = run.cfg
-    source = make_source(cfg.data, run.model.spatial_multiple)
-    batches = loader(source, cfg.data, seed=cfg.run.seed + 1, start_batch=0, rank=0, world=1,
+    data = cfg.data.model_copy(update={"crop": None})  # the statistics of whole frames, as generation sees them
+    source = make_source(data, run.model.spatial_multiple)
+    batches = loader(source, data, seed=cfg.run.seed + 1, start_batch=0, rank=0, world=1,
                      per_rank=cfg.run.batch_size)
     sums, squares, count = 0.0, 0.0, 0
     for _, batch in zip(range(cfg.vae.stats_batches), batches):
