@@ -119,6 +119,13 @@ def cached_dataset(out: Path, count: int, sets: list[str]) -> list[str]:
     return folder_sets + [f'data.cache="{cache}"']
 
 
+def psnr_db(squared_error) -> float:
+    """PSNR of 8-bit pixels from their squared errors (a numpy array)."""
+    import numpy as np
+
+    return float(10 * np.log10(255**2 / max(squared_error.mean(), 1e-10)))
+
+
 def check_vae(model_dir: Path, count: int) -> dict:
     """Reconstruct held-out world clips; score originals and reconstructions with the evaluator."""
     import numpy as np
@@ -134,9 +141,6 @@ def check_vae(model_dir: Path, count: int) -> dict:
 
     model = load_model(model_dir, device=device())
     dist = SceneDist(size=128, seconds={2.0: 1.0})
-    def db(squared_error: np.ndarray) -> float:
-        return float(10 * np.log10(255**2 / max(squared_error.mean(), 1e-10)))
-
     psnr, object_psnr, passed, truth = [], [], 0, 0
     for i in range(count):
         sample = make_sample(HELDOUT_SEED, i, dist)
@@ -147,8 +151,8 @@ def check_vae(model_dir: Path, count: int) -> dict:
         err = (recon - original) ** 2
         # Objects are a few % of the pixels: whole-frame PSNR mostly scores the background.
         objects = np.abs(original - np.median(original.reshape(-1, 3), axis=0)).sum(-1) > 30  # (T, H, W)
-        psnr.append(db(err))
-        object_psnr.append(db(err[objects]))
+        psnr.append(psnr_db(err))
+        object_psnr.append(psnr_db(err[objects]))
         passed += score_clip(recon, sample.scene).passed
         truth += score_clip(sample.frames, sample.scene).passed
     return {"clips": count, "psnr_db_median": float(np.median(psnr)),
