@@ -35,7 +35,18 @@ def machine() -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "openreel": __version__}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
+    info["cpu_bf16"] = _cpu_bf16()
     return info
+
+
+def _cpu_bf16() -> str | None:
+    """How this CPU does bf16 matmuls: 'amx', 'avx512_bf16' or 'none' (None off Linux). bf16
+    autocast pays on AMX and may not elsewhere, so training speed-ups depend on it."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return None
+    return "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "none"
 
 
 def bench_folder(folder: Path, *, size: str, frames: int, steps: int, guidance: float, repeats: int,

@@ -16,6 +16,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
     python scripts/train_default_model.py --minutes 3 --out /tmp/smoke \\
         --set data.width=64 --set data.height=64 --set run.batch_size=2 --set data.workers=0   # CPU smoke run
     python scripts/train_default_model.py --check-vae runs/default/vae-model --check 32  # score a VAE alone
+    python scripts/train_default_model.py --check-blur 1.5 --check 32   # the same for blurred originals
 """
 
 from __future__ import annotations
@@ -127,37 +128,71 @@ def psnr_db(squared_error) -> float:
 
 
 def check_vae(model_dir: Path, count: int) -> dict:
-    """Reconstruct held-out world clips; score originals and reconstructions with the evaluator."""
-    import numpy as np
+    """Reconstruct held-out world clips with MODEL's VAE (posterior mean) and score them."""
     import torch
 
-    from openreel.eval.score import score_clip
-    from openreel.eval.suite import HELDOUT_SEED
     from openreel.models.bundle import load_model
     from openreel.sampling.loop import to_uint8
     from openreel.train.data import channels_first, to_model_range
+
+    model = load_model(model_dir, device=device())
+
+    def reconstruct(frames):  # (T, H, W, 3) uint8 -> the same
+        x = to_model_range(channels_first(frames)[None], model.device)  # (1, 3, T, H, W)
+        with torch.no_grad():
+            return to_uint8(model.vae.decode(model.vae.encode(x).latent_dist.mean).sample)
+
+    return check_reconstructions(reconstruct, count)
+
+
+def check_blur(sigma: float, count: int) -> dict:
+    """The same check on the originals blurred by a Gaussian of `sigma` px: a yardstick for how
+    sharp a reconstruction must be for the evaluator to read shape, size and motion."""
+    import torch
+    import torch.nn.functional as F
+
+    half = max(1, round(3 * sigma))
+    g = torch.exp(-torch.arange(-half, half + 1, dtype=torch.float32) ** 2 / (2 * sigma**2))
+    g = (g / g.sum()).expand(3, 1, 1, 2 * half + 1)  # separable: rows, then columns
+
+    def blur(frames):  # (T, H, W, 3) uint8 -> the same
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()  # (T, 3, H, W)
+        x = F.conv2d(F.pad(x, [half, half, 0, 0], mode="replicate"), g, groups=3)
+        x = F.conv2d(F.pad(x, [0, 0, half, half], mode="replicate"), g.transpose(2, 3), groups=3)
+        return x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+    return check_reconstructions(blur, count) | {"blur_sigma_px": sigma}
+
+
+def check_reconstructions(reconstruct, count: int) -> dict:
+    """Score `reconstruct` on held-out world clips (seed HELDOUT_SEED, 128x128x33): median PSNR,
+    object-pixel PSNR, and how many reconstructions (and originals) pass the evaluator."""
+    import numpy as np
+
+    from openreel.eval.score import CHECKS, score_clip
+    from openreel.eval.suite import HELDOUT_SEED
     from openreel.world.dataset import make_sample
     from openreel.world.sampler import SceneDist
 
-    model = load_model(model_dir, device=device())
     dist = SceneDist(size=128, seconds={2.0: 1.0})
-    psnr, object_psnr, passed, truth = [], [], 0, 0
+    psnr, object_psnr, passed, truth, failed = [], [], 0, 0, dict.fromkeys(CHECKS, 0)
     for i in range(count):
         sample = make_sample(HELDOUT_SEED, i, dist)
-        frames = to_model_range(channels_first(sample.frames)[None], model.device)  # (1, 3, T, H, W)
-        with torch.no_grad():
-            recon = to_uint8(model.vae.decode(model.vae.encode(frames).latent_dist.mean).sample)
+        recon = reconstruct(sample.frames)
         original = sample.frames.astype(np.float64)  # (T, H, W, 3)
         err = (recon - original) ** 2
         # Objects are a few % of the pixels: whole-frame PSNR mostly scores the background.
         objects = np.abs(original - np.median(original.reshape(-1, 3), axis=0)).sum(-1) > 30  # (T, H, W)
         psnr.append(psnr_db(err))
         object_psnr.append(psnr_db(err[objects]))
-        passed += score_clip(recon, sample.scene).passed
+        score = score_clip(recon, sample.scene)
+        passed += score.passed
+        for name in CHECKS:
+            failed[name] += score.check_passed(name) is False
         truth += score_clip(sample.frames, sample.scene).passed
     return {"clips": count, "psnr_db_median": float(np.median(psnr)),
             "object_psnr_db_mean": float(np.mean(object_psnr)), "recon_pass": passed / count,
-            "original_pass": truth / count}
+            "original_pass": truth / count, "clips_failing": {k: v for k, v in failed.items() if v}}
 
 
 def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: float = 5.0) -> dict:
@@ -203,9 +238,16 @@ def main() -> None:
     parser.add_argument("--t2v-cache", type=int, default=0, metavar="N",
                         help="train the transformer from N clips rendered and VAE-encoded once (0: on the fly)")
     parser.add_argument("--check-vae", type=Path, metavar="MODEL", help="only score MODEL's VAE on --check clips")
+    parser.add_argument("--check-blur", type=float, metavar="SIGMA",
+                        help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
     args = parser.parse_args()
     if args.check_vae:
         print(json.dumps(check_vae(args.check_vae, args.check), indent=2))
+        return
+    if args.check_blur is not None:
+        if args.check_blur <= 0:
+            parser.error("--check-blur must be greater than 0 (px)")
+        print(json.dumps(check_blur(args.check_blur, args.check), indent=2))
         return
     if args.minutes is None or args.out is None:
         parser.error("--minutes and --out are required to train")

@@ -55,3 +55,17 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     scores = json.loads(res.stdout)
     assert scores["clips"] == 1 and scores["original_pass"] == 1.0 and 0 < scores["object_psnr_db_mean"] < 99
+
+
+
+def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
+    # What --check-blur is for: how sharp must a VAE's reconstruction be for the evaluator?
+    def blurred(sigma):
+        res = subprocess.run([sys.executable, str(SCRIPT), "--check-blur", str(sigma), "--check", "2"],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return json.loads(res.stdout)
+
+    slight, heavy = blurred(0.5), blurred(6)
+    assert slight["recon_pass"] == 1.0 and heavy["recon_pass"] < 1.0
+    assert slight["object_psnr_db_mean"] > heavy["object_psnr_db_mean"]

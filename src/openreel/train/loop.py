@@ -205,7 +205,12 @@ def tokens_per_sample(run: Run) -> int:
 def train(kind: str, cfg: TrainConfig, *, resume: str | None = None, show_progress: bool = True) -> Path:
     """Run (or continue) a training run; returns the run folder."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
+    # Accelerate keeps one mixed-precision setting per process and refuses a second; train() is a
+    # function that tests, benchmarks and notebooks call again with other settings. Only the
+    # precision state is cleared: the process group (PartialState) stays as it is.
+    AcceleratorState._reset_state()
     # cpu=True on a machine without CUDA: under torchrun that means multi-process CPU (gloo), not "no".
     accelerator = Accelerator(mixed_precision=cfg.run.mixed_precision, cpu=not torch.cuda.is_available())
     out = Path(cfg.run.out)
