@@ -63,8 +63,9 @@ def main() -> None:
     args = ap.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     precisions = args.precisions or ["bf16" if device == "cuda" else "no"]
-    extra = ([f"data.crop={args.crop}"] if args.crop else []) + \
-        ([f"data.workers={args.workers}"] if args.workers is not None else [])
+    extra = [f"data.crop={args.crop}"] if args.crop else []
+    if args.workers is not None:
+        extra.append(f"data.workers={args.workers}")
     results = {"benchmark": "train", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "cases": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -483,7 +483,7 @@ def test_decoder_only_vae_training_keeps_the_latent_space(tmp_path):
 
 
 def test_bf16_autocast_trains_and_keeps_fp32_weights(tmp_path):
-    # bf16 autocast is how the default VAE trains on CPU (AMX): 2x the clips/s of fp32 at batch 2 (MODEL_CARD.md)
+    # How the default VAE trains on CPU (run 5, MODEL_CARD.md); checkpoints must stay fp32 all the same.
     from openreel.models import load_model
     from openreel.train.export import export
 

@@ -57,7 +57,6 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert scores["clips"] == 1 and scores["original_pass"] == 1.0 and 0 < scores["object_psnr_db_mean"] < 99
 
 
-
 def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
     # What --check-blur is for: how sharp must a VAE's reconstruction be for the evaluator?
     def blurred(sigma):
