@@ -81,12 +81,10 @@ def start_from_vae(vae_dir: Path, out: Path, preset: str = "shapes") -> Path:
     for a VAE stage that continues earlier training instead of starting from random weights."""
     import dataclasses
 
-    from diffusers import AutoencoderKLWan
-
     from openreel.models.bundle import build_preset, save_model
+    from openreel.models.vae_rebuild import load_vae
 
-    model = build_preset(preset)
-    model = dataclasses.replace(model, vae=AutoencoderKLWan.from_pretrained(vae_dir / "vae"))
+    model = dataclasses.replace(build_preset(preset), vae=load_vae(vae_dir))
     return save_model(model, out, overwrite=True)
 
 

@@ -41,3 +41,41 @@ def test_cli_solver_choices_are_the_solvers():
     from openreel.sampling.solvers import SOLVERS
 
     assert set(SOLVER_CHOICES) == set(SOLVERS) == set(SPEC_SOLVERS)
+
+
+def test_create_with_a_wider_decoder_keeps_the_trained_encoder(tmp_path, capsys):
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    src, out = tmp_path / "src", tmp_path / "wide"
+    assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src), "--seed", "1")[0] == 0
+    code, stdout, _ = invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(out),
+                             "--vae-from", str(src), "--vae-set", "decoder_base_dim=32")
+    assert code == 0 and "kept encoder, quant_conv, post_quant_conv; random init: decoder" in stdout
+    old = AutoencoderKLWan.from_pretrained(src / "vae")
+    new = AutoencoderKLWan.from_pretrained(out / "vae")
+    assert new.config.decoder_base_dim == 32 and new.config.latents_std == old.config.latents_std
+    for name, tensor in old.encoder.state_dict().items():
+        assert torch.equal(tensor, new.encoder.state_dict()[name]), name
+    assert sum(p.numel() for p in new.decoder.parameters()) > 3 * sum(p.numel() for p in old.decoder.parameters())
+    frames = torch.rand(1, 3, 5, 32, 32) * 2 - 1  # (B, C, T, H, W)
+    with torch.no_grad():  # same latents, new decoder: the latent space is the trained one
+        assert torch.equal(old.encode(frames).latent_dist.mode(), new.encode(frames).latent_dist.mode())
+        assert new.decode(new.encode(frames).latent_dist.mode()).sample.shape == frames.shape
+
+
+def test_create_vae_options_reject_bad_input(tmp_path, capsys):
+    src = tmp_path / "src"
+    assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src))[0] == 0
+    cases = [
+        (["--vae-set", "decoder_base_dim=32"], "--vae-set needs --vae-from"),
+        (["--vae-from", str(src), "--vae-set", "decoder_width=32"], "decoder_width is not an AutoencoderKLWan"),
+        (["--vae-from", str(src), "--vae-set", "decoder_base_dim"], "expected KEY=VALUE"),
+        (["--vae-from", str(tmp_path)], "no VAE at"),
+        (["--vae-from", str(src), "--preset", "tiny"], "latent channels do not match"),
+    ]
+    for extra, message in cases:
+        args = ["model", "create", "--preset", "tiny-ti2v", "--out", str(tmp_path / "x"), *extra]
+        code, _, err = invoke(capsys, *args)
+        assert code == 2 and message in err, (extra, err)
+        assert not (tmp_path / "x").exists()

@@ -38,19 +38,55 @@ def presets() -> None:
 @click.option("--preset", required=True, help="preset name (see `openreel model presets`)")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")
 @click.option("--seed", default=0, show_default=True, help="seed of the random initialisation")
+@click.option("--vae-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="take the VAE from this VAE or model folder instead of the preset's")
+@click.option("--vae-set", "vae_sets", multiple=True, metavar="KEY=VALUE",
+              help="change an AutoencoderKLWan argument of that VAE; parts whose weights no longer fit "
+                   "start random (repeatable)")
 @click.option("-f", "--force", is_flag=True, help="replace the folder if it exists")
-def create(preset: str, out: Path, seed: int, force: bool) -> None:
+def create(preset: str, out: Path, seed: int, vae_from: Path | None, vae_sets: tuple[str, ...], force: bool) -> None:
     """Write a random-initialised preset as a model folder (loads in OpenReel and stock diffusers).
+
+    With --vae-from, the VAE is a trained one, optionally rebuilt by --vae-set: a wider
+    decoder keeps the trained encoder (and its latent space) and starts the decoder afresh.
 
     \b
     Examples:
       openreel model create --preset tiny --out models/tiny-random
       openreel model create --preset small --out models/small-random --seed 3
+      openreel model create --preset shapes --out models/wide-decoder \\
+          --vae-from checkpoints/default-vae --vae-set decoder_base_dim=32
     """
     from openreel.models import build_preset, save_model
 
-    save_model(build_preset(preset, seed=seed), out, overwrite=force)
+    model = build_preset(preset, seed=seed)
+    if vae_from is None and vae_sets:
+        raise click.UsageError("--vae-set needs --vae-from (the VAE whose architecture it changes)")
+    if vae_from is not None:
+        model.vae = rebuilt_vae(vae_from, vae_sets, seed)
+        if model.vae.config.z_dim != model.transformer.config.in_channels:
+            raise click.BadParameter(f"its {model.vae.config.z_dim} latent channels do not match preset "
+                                     f"{preset}'s transformer ({model.transformer.config.in_channels})",
+                                     param_hint="--vae-from")
+    save_model(model, out, overwrite=force)
     click.echo(f"wrote {out}")
+
+
+def rebuilt_vae(vae_from: Path, vae_sets: tuple[str, ...], seed: int):
+    from openreel.models.vae_rebuild import PARTS, load_vae, rebuild_vae
+    from openreel.train.config import parse_value
+
+    changes = {}
+    for item in vae_sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--vae-set")
+        changes[key.strip()] = parse_value(value.strip())
+    vae, fresh = rebuild_vae(load_vae(vae_from), changes, seed=seed)
+    kept = [part for part in PARTS if part not in fresh]
+    click.echo(f"VAE from {vae_from}: kept {', '.join(kept) or 'nothing'}; "
+               f"random init: {', '.join(fresh) or 'nothing'}")
+    return vae
 
 
 @model.command("info")

@@ -138,7 +138,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not sep or "." not in key:
             raise InvalidInput("--set", f"expected section.key=value, got {item!r}")
         section, name = key.strip().split(".", 1)
-        raw.setdefault(section, {})[name] = _parse_value(value.strip())
+        raw.setdefault(section, {})[name] = parse_value(value.strip())
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:
@@ -149,7 +149,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         raise InvalidInput(key, f"{err['msg']} (got {err.get('input')!r})") from None
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
     """A TOML value (number, bool, string, list); bare words are strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
