@@ -5,7 +5,8 @@
     3. transformer  configs/default/2-t2v.toml on that VAE, text encoder trained too (stream seed 2)
     4. export       <out>/model (fp32) and <out>/model-fp16 (what ships in src/openreel/weights/default)
     5. check        the VAE's reconstructions and the model's generations of held-out prompts, scored
-                    by the shapes-world evaluator (pass rate overall and per check)
+                    by the shapes-world evaluator (pass rate overall and per check), and how much the
+                    model reads its prompt (flow loss with right vs shuffled captions, per σ)
 
 Each stage first probes its throughput for a few dozen steps, then sizes `run.steps` so the cosine
 schedule ends inside the stage's share of the budget; `run.max_minutes` is the hard stop.
@@ -16,6 +17,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
     python scripts/train_default_model.py --minutes 3 --out /tmp/smoke \\
         --set data.width=64 --set data.height=64 --set run.batch_size=2 --set data.workers=0   # CPU smoke run
     python scripts/train_default_model.py --check-vae runs/default/vae-model --check 32  # score a VAE alone
+    python scripts/train_default_model.py --check-text runs/default/model --check 16     # does it read prompts?
     python scripts/train_default_model.py --check-blur 1.5 --check 32   # the same for blurred originals
 """
 
@@ -193,6 +195,29 @@ def check_reconstructions(reconstruct, count: int) -> dict:
             "original_pass": truth / count, "clips_failing": {k: v for k, v in failed.items() if v}}
 
 
+def check_text(model_dir: Path, count: int) -> dict:
+    """How much MODEL reads its prompt: flow loss on `count` (at least 2) held-out clips with their own captions
+    vs each other's, per σ (openreel.eval.text_use). Half the captions English, half Chinese."""
+    import torch
+
+    from openreel.eval.suite import HELDOUT_SEED
+    from openreel.eval.text_use import caption_gain
+    from openreel.models.bundle import load_model
+    from openreel.train.data import channels_first, to_model_range
+    from openreel.train.loop import encode_video
+    from openreel.world.dataset import make_sample
+    from openreel.world.sampler import SceneDist
+
+    model = load_model(model_dir, device=device())
+    d = model.defaults
+    samples = [make_sample(HELDOUT_SEED, i, SceneDist(size=d.width, seconds={2.0: 1.0})) for i in range(max(2, count))]
+    clips = [to_model_range(channels_first(s.frames[:d.frames])[None], model.device) for s in samples]
+    latents = torch.cat([encode_video(model.vae, clip) for clip in clips])  # (count, C, T', H', W')
+    captions = [s.captions["en" if i % 2 == 0 else "zh"][0] for i, s in enumerate(samples)]
+    return {"clips": len(samples), "per_sigma": {str(k): {n: round(v, 5) for n, v in row.items()}
+                                          for k, row in caption_gain(model, latents, captions).items()}}
+
+
 def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: float = 5.0) -> dict:
     """Generate held-out suite prompts and score them: overall pass rate and per check."""
 
@@ -236,11 +261,16 @@ def main() -> None:
     parser.add_argument("--t2v-cache", type=int, default=0, metavar="N",
                         help="train the transformer from N clips rendered and VAE-encoded once (0: on the fly)")
     parser.add_argument("--check-vae", type=Path, metavar="MODEL", help="only score MODEL's VAE on --check clips")
+    parser.add_argument("--check-text", type=Path, metavar="MODEL",
+                        help="only measure how much MODEL reads its prompt, on --check held-out clips")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
     args = parser.parse_args()
     if args.check_vae:
         print(json.dumps(check_vae(args.check_vae, args.check), indent=2))
+        return
+    if args.check_text:
+        print(json.dumps(check_text(args.check_text, args.check), indent=2))
         return
     if args.check_blur is not None:
         if args.check_blur <= 0:
@@ -282,6 +312,8 @@ def main() -> None:
     stage("t2v", T2V_CONFIG, t2v_sets, out / "t2v", t2v_minutes, args.probe_steps)
     export(out / "t2v", out / "model", force=True, name="openreel-shapes-v1")
     export(out / "t2v", out / "model-fp16", force=True, name="openreel-shapes-v1", dtype=torch.float16)
+    report["text"] = check_text(out / "model", args.check)
+    log(f"text check: {report['text']}")
     (out / "report.json").write_text(json.dumps(report, indent=2))
     report["generation"] = check_generation(out / "model", args.check)
     log(f"generation check: {report['generation']}")

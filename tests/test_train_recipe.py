@@ -27,6 +27,9 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["vae"]["clips"] == 1 and report["vae"]["original_pass"] == 1.0  # the evaluator reads the originals
     assert report["generation"]["prompts"] == 1 and "present" in report["generation"]["per_check"]
+    gains = report["text"]["per_sigma"]  # how much it reads the prompt: right vs shuffled captions
+    assert report["text"]["clips"] == 2 and set(gains) == {"0.5", "0.8", "0.95"}
+    assert all(abs(row["gain"] - (row["shuffled"] - row["right"])) < 2e-5 for row in gains.values())  # rounded
     for stage in ("vae", "t2v"):
         state = json.loads((tmp_path / stage / "last" / "state.json").read_text())
         planned = json.loads((tmp_path / stage / "config.json").read_text())["config"]["run"]
@@ -55,6 +58,13 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     scores = json.loads(res.stdout)
     assert scores["clips"] == 1 and scores["original_pass"] == 1.0 and 0 < scores["object_psnr_db_mean"] < 99
+
+    # How much a model reads its prompt, alone (what a session continuing the transformer compares).
+    cmd = [sys.executable, str(SCRIPT), "--check-text", str(again / "model"), "--check", "3"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    scores = json.loads(res.stdout)
+    assert scores["clips"] == 3 and all(row["right"] > 0 for row in scores["per_sigma"].values())
 
 
 def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
