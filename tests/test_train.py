@@ -349,6 +349,18 @@ def test_prefix_conditioning_keeps_first_frames_clean():
     assert flow_loss(pred, fb).item() == 0.0
 
 
+def test_high_noise_share_draws_that_many_sigmas_near_one():
+    from openreel.train.config import FlowSection
+    from openreel.train.objective import flow_batch
+
+    latents, positions = torch.zeros(400, 1, 1, 2, 2), torch.arange(400)
+    plain = flow_batch(latents, positions, FlowSection(), 0, (1, 2, 2)).sigma
+    mixed = flow_batch(latents, positions, FlowSection(high_noise_prob=0.3), 0, (1, 2, 2)).sigma
+    assert (plain > 0.97).float().mean() < 0.02  # logit-normal(0, 1) hardly reaches σ ≈ 1
+    assert 0.22 < (mixed > 0.97).float().mean() < 0.38
+    assert torch.equal(flow_batch(latents, positions, FlowSection(high_noise_prob=0.0), 0, (1, 2, 2)).sigma, plain)
+
+
 def test_batches_split_across_ranks_like_one_process():
     from openreel.train.data import BatchPlan, RankBatches, WorldSource
 

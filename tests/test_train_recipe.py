@@ -28,7 +28,7 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert report["vae"]["clips"] == 1 and report["vae"]["original_pass"] == 1.0  # the evaluator reads the originals
     assert report["generation"]["prompts"] == 1 and "present" in report["generation"]["per_check"]
     gains = report["text"]["per_sigma"]  # how much it reads the prompt: right vs shuffled captions
-    assert report["text"]["clips"] == 2 and set(gains) == {"0.5", "0.8", "0.95"}
+    assert report["text"]["clips"] == 2 and set(gains) == {"0.5", "0.8", "0.95", "1.0"}
     assert all(abs(row["gain"] - (row["shuffled"] - row["right"])) < 2e-5 for row in gains.values())  # rounded
     for stage in ("vae", "t2v"):
         state = json.loads((tmp_path / stage / "last" / "state.json").read_text())

@@ -4,7 +4,8 @@ against the same clips given each other's captions, at fixed noise levels.
 A model that ignores the text scores the same either way (gain 0): it can still lower its loss by
 learning what shapes-world videos look like in general, so a falling training loss says nothing
 about prompt adherence. The gain is reported per σ because the caption matters only where the noise
-hides the picture: near σ = 1 it is all the model has to go on; near 0 the input shows the answer.
+hides the picture: at σ = 1 it is all the model has to go on (the sampler's first steps, where the
+layout and background are decided); near 0 the input shows the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from openreel.sampling.schedule import NUM_TRAIN_TIMESTEPS
 from openreel.text.encode import encode_prompts
 
-SIGMAS = (0.5, 0.8, 0.95)
+SIGMAS = (0.5, 0.8, 0.95, 1.0)
 
 
 @torch.no_grad()

@@ -68,6 +68,11 @@ class FlowSection(Section):
     logit_mean: float = 0.0
     logit_std: float = Field(1.0, gt=0)
     shift: float = Field(1.0, gt=0)
+    # Share of samples whose σ is drawn near 1 instead (logit-normal, std 0.5, around
+    # high_noise_logit_mean; 5 → σ ≈ 0.993). From pure noise the caption is all the model has, and
+    # the draws above almost never get there: the default model ignored its prompt (MODEL_CARD.md).
+    high_noise_prob: float = Field(0.0, ge=0, le=1)
+    high_noise_logit_mean: float = 5.0
     prefix_prob: float = Field(0.0, ge=0, le=1)  # chance a sample keeps its first latent frames clean
     prefix_max_frames: int = Field(1, ge=1)
 

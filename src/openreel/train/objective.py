@@ -2,7 +2,8 @@
 
 Flow matching (Lipman et al. 2023; rectified flow, Liu et al. 2023): x_σ = (1 − σ)·x_0 + σ·ε, the
 transformer learns the velocity v = ε − x_0 with an MSE loss. σ is drawn logit-normal (SD3, Esser
-et al. 2024) or uniform, then optionally shifted like Wan's sampler. Prefix conditioning: some
+et al. 2024) or uniform, then optionally shifted like Wan's sampler; a share of samples can be
+drawn near σ = 1, where only the caption tells clips apart. Prefix conditioning: some
 samples keep their first k latent frames clean, with timestep 0 on those tokens (as Wan2.2-TI2V),
 so the same model later continues a given image or clip; the loss skips the clean frames.
 """
@@ -29,6 +30,9 @@ class FlowBatch:
 
 
 def draw_sigma(cfg: FlowSection, g: torch.Generator) -> torch.Tensor:
+    # Only runs that ask for high-noise draws use the extra random number: others keep their σ.
+    if cfg.high_noise_prob > 0 and torch.rand((), generator=g).item() < cfg.high_noise_prob:
+        return torch.sigmoid(cfg.high_noise_logit_mean + 0.5 * torch.randn((), generator=g))
     if cfg.timesteps == "logit_normal":
         sigma = torch.sigmoid(cfg.logit_mean + cfg.logit_std * torch.randn((), generator=g))
     else:
