@@ -6,7 +6,8 @@
     4. export       <out>/model (fp32) and <out>/model-fp16 (what ships in src/openreel/weights/default)
     5. check        the VAE's reconstructions and the model's generations of held-out prompts, scored
                     by the shapes-world evaluator (pass rate overall and per check), and how much the
-                    model reads its prompt (flow loss with right vs shuffled captions, per σ)
+                    model reads its prompt (flow loss with right vs shuffled captions, per σ), and
+                    from which noise level it loses held-out clips' objects (renoise, per σ)
 
 Each stage first probes its throughput for a few dozen steps, then sizes `run.steps` so the cosine
 schedule ends inside the stage's share of the budget; `run.max_minutes` is the hard stop.
@@ -18,6 +19,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
         --set data.width=64 --set data.height=64 --set run.batch_size=2 --set data.workers=0   # CPU smoke run
     python scripts/train_default_model.py --check-vae runs/default/vae-model --check 32  # score a VAE alone
     python scripts/train_default_model.py --check-text runs/default/model --check 16     # does it read prompts?
+    python scripts/train_default_model.py --check-renoise runs/default/model --check 8   # where objects are lost
     python scripts/train_default_model.py --check-blur 1.5 --check 32   # the same for blurred originals
 """
 
@@ -218,6 +220,22 @@ def check_text(model_dir: Path, count: int) -> dict:
                                           for k, row in caption_gain(model, latents, captions).items()}}
 
 
+def check_renoise(model_dir: Path, count: int) -> dict:
+    """At which noise level MODEL loses the objects of `count` held-out clips: renoised to each σ in
+    openreel.eval.renoise.STARTS, denoised with their own caption (20 UniPC steps, guidance 5), scored."""
+    from openreel.eval.renoise import renoise_scores
+    from openreel.eval.suite import HELDOUT_SEED
+    from openreel.models.bundle import load_model
+    from openreel.world.dataset import make_sample
+    from openreel.world.sampler import SceneDist
+
+    model = load_model(model_dir, device=device())
+    dist = SceneDist(size=model.defaults.width, seconds={2.0: 1.0})
+    samples = [make_sample(HELDOUT_SEED, i, dist) for i in range(count)]
+    return {"clips": count, "per_start": {str(k): {n: round(v, 3) for n, v in row.items()}
+                                          for k, row in renoise_scores(model, samples).items()}}
+
+
 def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: float = 5.0) -> dict:
     """Generate held-out suite prompts and score them: overall pass rate and per check."""
 
@@ -263,6 +281,8 @@ def main() -> None:
     parser.add_argument("--check-vae", type=Path, metavar="MODEL", help="only score MODEL's VAE on --check clips")
     parser.add_argument("--check-text", type=Path, metavar="MODEL",
                         help="only measure how much MODEL reads its prompt, on --check held-out clips")
+    parser.add_argument("--check-renoise", type=Path, metavar="MODEL",
+                        help="only score MODEL on --check held-out clips renoised to sigma 0.6..1 and denoised")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
     args = parser.parse_args()
@@ -271,6 +291,9 @@ def main() -> None:
         return
     if args.check_text:
         print(json.dumps(check_text(args.check_text, args.check), indent=2))
+        return
+    if args.check_renoise:
+        print(json.dumps(check_renoise(args.check_renoise, args.check), indent=2))
         return
     if args.check_blur is not None:
         if args.check_blur <= 0:
@@ -314,6 +337,8 @@ def main() -> None:
     export(out / "t2v", out / "model-fp16", force=True, name="openreel-shapes-v1", dtype=torch.float16)
     report["text"] = check_text(out / "model", args.check)
     log(f"text check: {report['text']}")
+    report["renoise"] = check_renoise(out / "model", args.check)
+    log(f"renoise check: {report['renoise']}")
     (out / "report.json").write_text(json.dumps(report, indent=2))
     report["generation"] = check_generation(out / "model", args.check)
     log(f"generation check: {report['generation']}")
