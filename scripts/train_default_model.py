@@ -166,20 +166,25 @@ def check_blur(sigma: float, count: int) -> dict:
     return check_reconstructions(blur, count) | {"blur_sigma_px": sigma}
 
 
+def heldout_samples(count: int, size: int) -> list:
+    """The first `count` held-out world clips (seed HELDOUT_SEED, 2 s at `size`x`size`): what every check scores."""
+    from openreel.eval.suite import HELDOUT_SEED
+    from openreel.world.dataset import make_sample
+    from openreel.world.sampler import SceneDist
+
+    dist = SceneDist(size=size, seconds={2.0: 1.0})
+    return [make_sample(HELDOUT_SEED, i, dist) for i in range(count)]
+
+
 def check_reconstructions(reconstruct, count: int) -> dict:
     """Score `reconstruct` on held-out world clips (seed HELDOUT_SEED, 128x128x33): median PSNR,
     object-pixel PSNR, and how many reconstructions (and originals) pass the evaluator."""
     import numpy as np
 
     from openreel.eval.score import CHECKS, score_clip
-    from openreel.eval.suite import HELDOUT_SEED
-    from openreel.world.dataset import make_sample
-    from openreel.world.sampler import SceneDist
 
-    dist = SceneDist(size=128, seconds={2.0: 1.0})
     psnr, object_psnr, passed, truth, failed = [], [], 0, 0, dict.fromkeys(CHECKS, 0)
-    for i in range(count):
-        sample = make_sample(HELDOUT_SEED, i, dist)
+    for sample in heldout_samples(count, 128):
         recon = reconstruct(sample.frames)
         original = sample.frames.astype(np.float64)  # (T, H, W, 3)
         err = (recon - original) ** 2
@@ -202,17 +207,14 @@ def check_text(model_dir: Path, count: int) -> dict:
     vs each other's, per σ (openreel.eval.text_use). Half the captions English, half Chinese."""
     import torch
 
-    from openreel.eval.suite import HELDOUT_SEED
     from openreel.eval.text_use import caption_gain
     from openreel.models.bundle import load_model
     from openreel.train.data import channels_first, to_model_range
     from openreel.train.loop import encode_video
-    from openreel.world.dataset import make_sample
-    from openreel.world.sampler import SceneDist
 
     model = load_model(model_dir, device=device())
     d = model.defaults
-    samples = [make_sample(HELDOUT_SEED, i, SceneDist(size=d.width, seconds={2.0: 1.0})) for i in range(max(2, count))]
+    samples = heldout_samples(max(2, count), d.width)
     clips = [to_model_range(channels_first(s.frames[:d.frames])[None], model.device) for s in samples]
     latents = torch.cat([encode_video(model.vae, clip) for clip in clips])  # (count, C, T', H', W')
     captions = [s.captions["en" if i % 2 == 0 else "zh"][0] for i, s in enumerate(samples)]
@@ -224,14 +226,10 @@ def check_renoise(model_dir: Path, count: int) -> dict:
     """At which noise level MODEL loses the objects of `count` held-out clips: renoised to each σ in
     openreel.eval.renoise.STARTS, denoised with their own caption (20 UniPC steps, guidance 5), scored."""
     from openreel.eval.renoise import renoise_scores
-    from openreel.eval.suite import HELDOUT_SEED
     from openreel.models.bundle import load_model
-    from openreel.world.dataset import make_sample
-    from openreel.world.sampler import SceneDist
 
     model = load_model(model_dir, device=device())
-    dist = SceneDist(size=model.defaults.width, seconds={2.0: 1.0})
-    samples = [make_sample(HELDOUT_SEED, i, dist) for i in range(count)]
+    samples = heldout_samples(count, model.defaults.width)
     return {"clips": count, "per_start": {str(k): {n: round(v, 3) for n, v in row.items()}
                                           for k, row in renoise_scores(model, samples).items()}}
 

@@ -47,7 +47,8 @@ def renoise_scores(model, samples, starts=STARTS, **kwargs) -> dict:
     """Per σ_start: the share of `samples` (world samples: frames, scene, captions) whose renoised
     video passes the evaluator, and the share passing each check. Captions alternate English and
     Chinese; clip i uses noise seed i. `kwargs` go to `renoise`."""
-    from openreel.eval.score import CHECKS, score_clip
+    from openreel.eval.report import EvalItem, aggregate
+    from openreel.eval.score import score_clip
     from openreel.train.data import channels_first, to_model_range
     from openreel.train.loop import encode_video
 
@@ -56,14 +57,12 @@ def renoise_scores(model, samples, starts=STARTS, **kwargs) -> dict:
                for s in samples]
     result = {}
     for start in starts:
-        passed, checks = 0, {c: [] for c in CHECKS}
+        items = []
         for i, (sample, z) in enumerate(zip(samples, latents)):
-            caption = sample.captions["en" if i % 2 == 0 else "zh"][0]
-            video = to_uint8(decode_latents(model, renoise(model, z, caption, start, seed=i, **kwargs)))
-            score = score_clip(video, sample.scene)
-            passed += score.passed
-            for c in CHECKS:
-                if (ok := score.check_passed(c)) is not None:
-                    checks[c].append(ok)
-        result[start] = {"pass": passed / len(samples)} | {c: sum(v) / len(v) for c, v in checks.items() if v}
+            lang = "en" if i % 2 == 0 else "zh"
+            denoised = renoise(model, z, sample.captions[lang][0], start, seed=i, **kwargs)
+            video = to_uint8(decode_latents(model, denoised))
+            items.append(EvalItem(id=str(i), scene=sample.scene, score=score_clip(video, sample.scene), lang=lang))
+        report = aggregate(items)
+        result[start] = {"pass": report.overall.rate} | {c: r.rate for c, r in report.per_check.items()}
     return result
