@@ -317,7 +317,7 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     # Built for a run that trains the text encoder, a cache holds latents only (decoded by 2 workers here).
     joint_cfg = load_config(None, joint + ["data.workers=2"])
     build_cache(load_base(joint_cfg, torch.device("cpu")), joint_cfg, tmp_path / "latents", batch_size=2)
-    assert set(load_file(tmp_path / "latents" / "clips" / "000000.safetensors")) == {"mean"}
+    assert set(load_file(tmp_path / "latents" / "clips" / "000000.safetensors")) == {"mean", "foreground"}
     train(
         "t2v",
         load_config(None, joint + [f'run.out="{tmp_path / "latents-te"}"', f'data.cache="{tmp_path / "latents"}"']),
@@ -326,6 +326,20 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "latents-te"), rtol=1e-4)
     with pytest.raises(InvalidInput, match="holds latents only"):
         train("t2v", load_config(None, common + [f'data.cache="{tmp_path / "latents"}"']), show_progress=False)
+    # Object-weighted flow loss: the cached masks equal the ones computed from the frames.
+    weighted = common + ["flow.foreground_weight=8"]
+    train("t2v", load_config(None, weighted + [f'run.out="{tmp_path / "live-fg"}"']), show_progress=False)
+    train(
+        "t2v",
+        load_config(None, weighted + [f'run.out="{tmp_path / "cached-fg"}"', f'data.cache="{tmp_path / "cache"}"']),
+        show_progress=False,
+    )
+    assert np.allclose(losses(tmp_path / "live-fg"), losses(tmp_path / "cached-fg"), rtol=1e-4)
+    assert not np.allclose(losses(tmp_path / "live-fg"), losses(tmp_path / "live"), rtol=1e-3)
+    info = json.loads((tmp_path / "cache" / "cache.json").read_text())
+    (tmp_path / "cache" / "cache.json").write_text(json.dumps({**info, "foreground": False}))  # an older cache
+    with pytest.raises(InvalidInput, match="no foreground masks"):
+        train("t2v", load_config(None, weighted + [f'data.cache="{tmp_path / "cache"}"']), show_progress=False)
     with pytest.raises(InvalidInput, match="made for other width"):
         train(
             "t2v",
@@ -431,6 +445,38 @@ def test_foreground_margin_weighs_both_sides_of_an_edge():
     assert w[1, 3, 7] == w[1, 7, 12] == w[1].min()  # 3 px out does not
     assert torch.all(w[0] == w[1].min())  # the margin stays within its frame
     assert torch.allclose(w.mean(), torch.ones(()))
+
+
+def test_latent_foreground_marks_the_cells_an_object_touches():
+    from openreel.train.objective import latent_foreground
+
+    frames = torch.full((1, 3, 9, 16, 16), -1.0)  # (B, C, T, H, W): black, 9 frames → 3 latent frames
+    frames[:, 1, 0, 0:2, 0:2] = 1.0  # frame 0: a green dot in the top-left cell
+    frames[:, 0, 6, 9:11, 12:14] = 1.0  # frame 6 (latent frame 2 covers 5..8): a red dot, bottom right
+    mask = latent_foreground(frames, spatial=8, temporal=4)
+    assert mask.shape == (1, 1, 3, 2, 2)
+    expected = torch.zeros(3, 2, 2)
+    expected[0, 0, 0] = expected[2, 1, 1] = 1
+    assert torch.equal(mask[0, 0], expected)
+    with pytest.raises(InvalidInput, match="data.frames"):
+        latent_foreground(frames[:, :, :8], spatial=8, temporal=4)
+
+
+def test_foreground_weight_counts_object_cells_more_in_the_flow_loss():
+    from openreel.train.objective import FlowBatch, flow_loss
+
+    target = torch.zeros(1, 4, 2, 2, 2)  # (B, C, T, H, W)
+    pred = target.clone()
+    pred[:, :, 1, 0, 0] = 1.0  # the only error: one cell of the second frame
+    fg = torch.zeros(1, 1, 2, 2, 2)
+    fg[:, :, 1, 0, 0] = 1.0  # ... which holds an object
+    batch = FlowBatch(target, target, torch.zeros(1, 8), torch.ones(1, 1, 2, 1, 1), torch.ones(1))
+    plain = flow_loss(pred, batch)
+    assert plain.item() == pytest.approx(1 / 8)  # one cell of eight
+    assert flow_loss(pred, batch, fg, 0.0).item() == pytest.approx(plain.item())
+    assert flow_loss(pred, batch, fg, 9.0).item() == pytest.approx(10 / 17)  # that cell counts 10 of 17
+    batch.mask[:, :, 1] = 0  # a clean prefix frame never counts, object or not
+    assert flow_loss(pred, batch, fg, 9.0).item() == 0.0
 
 
 def test_vae_loss_decodes_the_mean_when_not_sampling():

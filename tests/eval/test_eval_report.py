@@ -60,6 +60,23 @@ def test_aggregate_mixes_frames_scores_and_errors(tmp_path):
     assert aggregate(report.items).overall.passed == 5  # aggregate alone, on scored items
 
 
+def test_present_share_gives_partial_credit_for_objects_in_some_frames(tmp_path):
+    scene = sample_scene(np.random.default_rng([41, 0]), SceneDist(size=64, objects={1: 1.0}))
+    frames = render(scene, simulate(scene))  # (T, H, W, 3)
+    whole = evaluate([EvalItem(id="gt", scene=scene.describe(), frames=frames)])
+    assert whole.present_share == 1.0
+    half = frames.copy()
+    half[len(frames) // 2:] = frames[len(frames) // 2:, :1, :1]  # later frames: background colour only
+    item = EvalItem(id="half", scene=scene.describe(), frames=half)
+    report = evaluate([item])
+    assert report.overall.passed == 0 and report.per_check["present"].passed == 0
+    assert report.present_share == pytest.approx(16 / 33, abs=0.05)
+    md, js = write_report(report, tmp_path / "r.md")
+    assert f"Objects drawn: on average a blob of each asked-for object's colour is in {report.present_share:.0%}" \
+        in md.read_text()
+    assert json.loads(js.read_text())["present_share"] == pytest.approx(report.present_share, abs=1e-4)
+
+
 def test_eval_cli_single_video_with_a_prompt(capsys, tmp_path):
     video = tmp_path / "one.mp4"
     code, _, _ = run(

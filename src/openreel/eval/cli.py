@@ -309,5 +309,7 @@ def _print_suite(result) -> None:
     click.echo(f"clips passed: {result.overall.cell()}")
     for name, rate in result.per_check.items():
         click.echo(f"  {name:12s} {rate.cell()}")
+    if result.present_share is not None:
+        click.echo(f"  objects' colour found in {result.present_share:.0%} of frames on average (present needs 90%)")
     if result.errors:
         click.echo(f"  ({result.errors} could not be scored)")

@@ -45,7 +45,8 @@ def renoise(model, latents: torch.Tensor, caption: str, start: float, *, steps: 
 
 def renoise_scores(model, samples, starts=STARTS, **kwargs) -> dict:
     """Per σ_start: the share of `samples` (world samples: frames, scene, captions) whose renoised
-    video passes the evaluator, and the share passing each check. Captions alternate English and
+    video passes the evaluator, the share passing each check, and `present_share` (the report's
+    partial credit for objects drawn in some frames). Captions alternate English and
     Chinese; clip i uses noise seed i. `kwargs` go to `renoise`."""
     from openreel.eval.report import EvalItem, aggregate
     from openreel.eval.score import score_clip
@@ -64,5 +65,6 @@ def renoise_scores(model, samples, starts=STARTS, **kwargs) -> dict:
             video = to_uint8(decode_latents(model, denoised))
             items.append(EvalItem(id=str(i), scene=sample.scene, score=score_clip(video, sample.scene), lang=lang))
         report = aggregate(items)
-        result[start] = {"pass": report.overall.rate} | {c: r.rate for c, r in report.per_check.items()}
+        result[start] = ({"pass": report.overall.rate} | {c: r.rate for c, r in report.per_check.items()}
+                         | {"present_share": report.present_share})
     return result

@@ -6,8 +6,10 @@ is spent re-encoding the same clips and captions. `openreel train cache` encodes
 without the zero padding); training then reads these files instead of videos.
 
     <cache>/cache.json             what it was made from (model hashes, data settings): checked on use
-    <cache>/clips/000123.safetensors   mean (C, T', H', W'); text.<lang>.<j> (tokens, D) unless
-                                       the run trains its text encoder (then captions are encoded live)
+    <cache>/clips/000123.safetensors   mean (C, T', H', W'); foreground (1, T', H', W') uint8, the
+                                       latent cells holding an object (for `flow.foreground_weight`);
+                                       text.<lang>.<j> (tokens, D) unless the run trains its text
+                                       encoder (then captions are encoded live)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from openreel.models.bundle import tensors_hash
 from openreel.text.encode import encode_prompts
 from openreel.train.config import TrainConfig
 from openreel.train.data import FolderSource, bucket_groups, to_model_range
+from openreel.train.objective import latent_foreground
 
 EMPTY = "text.empty"  # the "" embedding, used for caption dropout
 
@@ -76,10 +79,11 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None, batch_size: i
                                          collate_fn=_stack, num_workers=cfg.data.workers)
     done = 0
     for indices, frames in loader:
-        posterior = model.vae.encode(to_model_range(frames, model.device)).latent_dist
-        means = posterior.mean.float().cpu()  # (B, C, T', H', W')
-        for index, mean in zip(indices, means):
-            tensors = {"mean": mean.contiguous()}
+        pixels = to_model_range(frames, model.device)
+        means = model.vae.encode(pixels).latent_dist.mean.float().cpu()  # (B, C, T', H', W')
+        masks = latent_foreground(pixels, model.vae.config.scale_factor_spatial, model.temporal_stride)
+        for index, mean, mask in zip(indices, means, masks.to(torch.uint8).cpu()):
+            tensors = {"mean": mean.contiguous(), "foreground": mask.contiguous()}
             if with_text:
                 tensors.update(caption_tensors(model, source.entries[index]["captions"], text_len, empty))
             save_file(tensors, clips / f"{index:06d}.safetensors")
@@ -87,8 +91,9 @@ def build_cache(model, cfg: TrainConfig, out: Path, progress=None, batch_size: i
         if progress:
             progress(done, len(source))
     key = cache_key(model, cfg)
-    (out / "cache.json").write_text(json.dumps({**key, "count": len(source), "text": with_text, "captions": [
-        {lang: len(c) for lang, c in source.entries[i]["captions"].items()} for i in range(len(source))]}, indent=2))
+    counts = [{lang: len(c) for lang, c in source.entries[i]["captions"].items()} for i in range(len(source))]
+    info = {**key, "count": len(source), "text": with_text, "foreground": True, "captions": counts}
+    (out / "cache.json").write_text(json.dumps(info, indent=2))
     return out
 
 
@@ -131,6 +136,9 @@ class CachedClips:
         if not self.live_text and not self.info.get("text", True):
             raise InvalidInput("data.cache", f"{self.folder} holds latents only (made for a run that trains the "
                                              "text encoder); rebuild it for a frozen one")
+        if cfg.flow.foreground_weight > 0 and not self.info.get("foreground", False):
+            raise InvalidInput("data.cache", f"{self.folder} has no foreground masks (made by an older "
+                                             "OpenReel) and flow.foreground_weight needs them; rebuild it")
 
     def __len__(self) -> int:
         return self.info["count"]

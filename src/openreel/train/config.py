@@ -73,6 +73,10 @@ class FlowSection(Section):
     # the draws above almost never get there: the default model ignored its prompt (MODEL_CARD.md).
     high_noise_prob: float = Field(0.0, ge=0, le=1)
     high_noise_logit_mean: float = 5.0
+    # Latent cells holding an object count 1 + this in the loss (objective.latent_foreground). On the
+    # shapes world objects cover a few percent of the frame; unweighted, the model learned to paint
+    # backgrounds and dropped objects when sampling from noise (MODEL_CARD.md).
+    foreground_weight: float = Field(0.0, ge=0)
     prefix_prob: float = Field(0.0, ge=0, le=1)  # chance a sample keeps its first latent frames clean
     prefix_max_frames: int = Field(1, ge=1)
 

@@ -253,7 +253,8 @@ def pick_caption(counts: dict[str, int], cfg: DataSection, seed: int, key: int) 
 
 class TrainSamples(torch.utils.data.Dataset):
     """Item = (global sample position, clip index) → a dict with "key" plus either
-    "frames" (3, T, H, W) and "caption", or, from a cache, latent "mean" and "context".
+    "frames" (3, T, H, W) and "caption", or, from a cache, latent "mean", "foreground" and "context"
+    (or "caption" when the text encoder trains).
 
     The key seeds the sample's caption choice, noise and σ: the position, or with `fixed_noise`
     the clip index.
@@ -282,12 +283,15 @@ class TrainSamples(torch.utils.data.Dataset):
         from openreel.train.cache import EMPTY, pad
 
         tensors = self.cache.load(index)
+        item = {"mean": tensors["mean"], "key": key}
+        if "foreground" in tensors:
+            item["foreground"] = tensors["foreground"]
         choice = pick_caption(self.cache.counts(index), self.cfg, self.seed, key)
         if self.cache.live_text:  # the text encoder is training: hand over the caption itself
-            caption = "" if choice is None else self.source.entries[index]["captions"][choice[0]][choice[1]]
-            return {"mean": tensors["mean"], "caption": caption, "key": key}
-        text = tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"]
-        return {"mean": tensors["mean"], "context": pad(text, self.text_len), "key": key}
+            item["caption"] = "" if choice is None else self.source.entries[index]["captions"][choice[0]][choice[1]]
+        else:
+            item["context"] = pad(tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"], self.text_len)
+        return item
 
 
 def collate(items: list[dict]) -> dict:

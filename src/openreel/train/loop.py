@@ -27,7 +27,7 @@ from openreel.train import checkpoint as ckpt
 from openreel.train.config import OptimSection, TrainConfig
 from openreel.train.data import loader, make_source, to_model_range
 from openreel.train.monitor import Monitor
-from openreel.train.objective import Autoencode, flow_batch, flow_loss, vae_loss
+from openreel.train.objective import Autoencode, flow_batch, flow_loss, latent_foreground, vae_loss
 
 KINDS = ("vae", "t2v", "lora")
 
@@ -167,10 +167,14 @@ def encode_video(vae, frames: torch.Tensor) -> torch.Tensor:
 
 def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     m, seed, keys = run.model, run.cfg.run.seed, batch["key"]
+    weight = run.cfg.flow.foreground_weight
     if "mean" in batch:  # from the cache: posterior means (and text embeddings unless the encoder trains)
         latents = normalise_latents(m.vae, batch["mean"].to(m.device))
+        foreground = batch.get("foreground")
     else:
-        latents = encode_video(m.vae, to_model_range(batch["frames"], m.device))
+        pixels = to_model_range(batch["frames"], m.device)
+        latents = encode_video(m.vae, pixels)
+        foreground = latent_foreground(pixels, m.vae.config.scale_factor_spatial, m.temporal_stride) if weight else None
     if "context" in batch:
         context = batch["context"].to(m.device)
     else:
@@ -183,7 +187,7 @@ def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     transformer = nets["transformer"]
     pred = transformer(hidden_states=fb.noisy.to(m.transformer.dtype), timestep=timestep,
                        encoder_hidden_states=context.to(m.transformer.dtype), return_dict=False)[0]
-    return flow_loss(pred, fb), {}
+    return flow_loss(pred, fb, None if foreground is None else foreground.to(m.device), weight), {}
 
 
 def step_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
