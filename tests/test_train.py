@@ -295,47 +295,33 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
         "run.log_every=1",
         "run.steps=3",
     ]
+
+    def run(name, overrides, cache=None):  # trains into tmp_path/name and returns its losses
+        extra = [f'data.cache="{tmp_path / cache}"'] if cache else []
+        train("t2v", load_config(None, overrides + [f'run.out="{tmp_path / name}"'] + extra), show_progress=False)
+        return losses(tmp_path / name)
+
     cfg = load_config(None, common)
     build_cache(load_base(cfg, torch.device("cpu")), cfg, tmp_path / "cache", batch_size=3)  # batches of 3 and 1
-    train("t2v", load_config(None, common + [f'run.out="{tmp_path / "live"}"']), show_progress=False)
-    train(
-        "t2v",
-        load_config(None, common + [f'run.out="{tmp_path / "cached"}"', f'data.cache="{tmp_path / "cache"}"']),
-        show_progress=False,
-    )
-    assert np.allclose(losses(tmp_path / "live"), losses(tmp_path / "cached"), rtol=1e-4)
+    live = run("live", common)
+    assert np.allclose(live, run("cached", common, "cache"), rtol=1e-4)
     # A text encoder in training reads captions live; the latents still come from the cache.
     joint = common + ["model.train_text_encoder=true"]
-    train("t2v", load_config(None, joint + [f'run.out="{tmp_path / "live-te"}"']), show_progress=False)
-    train(
-        "t2v",
-        load_config(None, joint + [f'run.out="{tmp_path / "cached-te"}"', f'data.cache="{tmp_path / "cache"}"']),
-        show_progress=False,
-    )
-    assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "cached-te"), rtol=1e-4)
-    assert not np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "live"), rtol=1e-6)
+    live_te = run("live-te", joint)
+    assert np.allclose(live_te, run("cached-te", joint, "cache"), rtol=1e-4)
+    assert not np.allclose(live_te, live, rtol=1e-6)
     # Built for a run that trains the text encoder, a cache holds latents only (decoded by 2 workers here).
     joint_cfg = load_config(None, joint + ["data.workers=2"])
     build_cache(load_base(joint_cfg, torch.device("cpu")), joint_cfg, tmp_path / "latents", batch_size=2)
     assert set(load_file(tmp_path / "latents" / "clips" / "000000.safetensors")) == {"mean", "foreground"}
-    train(
-        "t2v",
-        load_config(None, joint + [f'run.out="{tmp_path / "latents-te"}"', f'data.cache="{tmp_path / "latents"}"']),
-        show_progress=False,
-    )
-    assert np.allclose(losses(tmp_path / "live-te"), losses(tmp_path / "latents-te"), rtol=1e-4)
+    assert np.allclose(live_te, run("latents-te", joint, "latents"), rtol=1e-4)
     with pytest.raises(InvalidInput, match="holds latents only"):
         train("t2v", load_config(None, common + [f'data.cache="{tmp_path / "latents"}"']), show_progress=False)
     # Object-weighted flow loss: the cached masks equal the ones computed from the frames.
     weighted = common + ["flow.foreground_weight=8"]
-    train("t2v", load_config(None, weighted + [f'run.out="{tmp_path / "live-fg"}"']), show_progress=False)
-    train(
-        "t2v",
-        load_config(None, weighted + [f'run.out="{tmp_path / "cached-fg"}"', f'data.cache="{tmp_path / "cache"}"']),
-        show_progress=False,
-    )
-    assert np.allclose(losses(tmp_path / "live-fg"), losses(tmp_path / "cached-fg"), rtol=1e-4)
-    assert not np.allclose(losses(tmp_path / "live-fg"), losses(tmp_path / "live"), rtol=1e-3)
+    live_fg = run("live-fg", weighted)
+    assert np.allclose(live_fg, run("cached-fg", weighted, "cache"), rtol=1e-4)
+    assert not np.allclose(live_fg, live, rtol=1e-3)
     info = json.loads((tmp_path / "cache" / "cache.json").read_text())
     (tmp_path / "cache" / "cache.json").write_text(json.dumps({**info, "foreground": False}))  # an older cache
     with pytest.raises(InvalidInput, match="no foreground masks"):

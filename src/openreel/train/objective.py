@@ -78,6 +78,13 @@ def flow_loss(pred: torch.Tensor, batch: FlowBatch, foreground: torch.Tensor | N
     return (err * weights).sum() / (weights.sum() * err.shape[1]).clamp(min=1)
 
 
+def unlike_background(frames: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Frames (B, 3, T, H, W) in [-1, 1] → bool (B, 1, T, H, W): pixels whose colour differs from their
+    frame's median (the background, on mostly flat frames) by more than `threshold` (summed over RGB)."""
+    median = frames.flatten(3).median(dim=3).values[..., None, None]  # (B, 3, T, 1, 1)
+    return (frames - median).abs().sum(dim=1, keepdim=True) > threshold
+
+
 def latent_foreground(frames: torch.Tensor, spatial: int, temporal: int, threshold: float = 0.1) -> torch.Tensor:
     """Frames (B, 3, T, H, W) in [-1, 1] → (B, 1, T', H/spatial, W/spatial): 1 on the latent cells whose
     pixels include one unlike its frame's median colour (an object, on the shapes world's flat
@@ -87,8 +94,7 @@ def latent_foreground(frames: torch.Tensor, spatial: int, temporal: int, thresho
     frame k ≥ 1 covers pixel frames 1 + temporal·(k − 1) … temporal·k. It is measured on pixels
     because in latent space the VAE's own border artefacts look as strong as small objects.
     """
-    median = frames.flatten(3).median(dim=3).values[..., None, None]  # (B, 3, T, 1, 1)
-    differs = ((frames - median).abs().sum(dim=1, keepdim=True) > threshold).float()  # (B, 1, T, H, W)
+    differs = unlike_background(frames, threshold).float()  # (B, 1, T, H, W)
     first, rest = differs[:, :, :1], differs[:, :, 1:]
     if rest.shape[2] % temporal:
         raise InvalidInput("data.frames", f"must be 1 + a multiple of {temporal}, got {frames.shape[2]}")
@@ -125,8 +131,7 @@ def foreground_weights(frames: torch.Tensor, strength: float, threshold: float =
     The margin weighs both sides of an object's edge alike; without it an uncertain edge is cheaper
     to smear outward than inward, and objects come back too large.
     """
-    median = frames.flatten(3).median(dim=3).values[..., None, None]  # (B, C, T, 1, 1)
-    differs = ((frames - median).abs().sum(dim=1, keepdim=True) > threshold).to(frames.dtype)  # (B, 1, T, H, W)
+    differs = unlike_background(frames, threshold).to(frames.dtype)  # (B, 1, T, H, W)
     if margin > 0:
         size = 2 * margin + 1
         differs = F.max_pool3d(differs, (1, size, size), stride=1, padding=(0, margin, margin))
