@@ -1,7 +1,7 @@
 """Choose a model's sampling defaults by measurement: held-out pass rates and seconds per clip over a
 grid of solver x steps x guidance, each cell on the same prompts and seeds.
 
-    python benchmarks/sampling_defaults.py --model default --count 24 --steps 10,20 --guidance 1,4
+    python benchmarks/sampling_defaults.py --model default --count 24 --steps 10,20 --guidance 1,4 --shifts 3,5
 
 Results go to benchmarks/results/sampling-defaults.json; the chosen defaults go into the model's
 openreel.json by hand, citing this file.
@@ -10,6 +10,7 @@ openreel.json by hand, citing this file.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
@@ -35,10 +36,22 @@ def run_cell(generator, prompts, settings: dict, folder: Path) -> dict:
     items = [EvalItem(id=r["id"], scene=parse_caption(r["prompt"]), video=str(folder / r["video"]), lang=r["lang"])
              for r in rows]
     report = evaluate(items)
-    return {"settings": settings, "pass_rate": report.overall.rate,
+    # present_share moves long before pass rates leave 0: it is the objects' share of frames found
+    share = None if report.present_share is None else round(report.present_share, 4)
+    return {"settings": settings, "pass_rate": report.overall.rate, "present_share": share,
             "per_check": {k: round(v.rate, 4) for k, v in report.per_check.items()},
             "seconds_per_clip_median": round(statistics.median(r["seconds"] for r in rows), 3),
             "wall_s": round(time.perf_counter() - start, 1)}
+
+
+def previous_cells(path: Path, weights_sha256: str) -> list[dict]:
+    """Cells of an earlier run on the same weights, so one grid can be measured in several runs."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    if data.get("weights_sha256") != weights_sha256:
+        raise SystemExit(f"--append: {path} holds cells of other weights; use another --out")
+    return data["cells"]
 
 
 def main() -> None:
@@ -48,24 +61,36 @@ def main() -> None:
     parser.add_argument("--solvers", default="unipc")
     parser.add_argument("--steps", default="10,20")
     parser.add_argument("--guidance", default="1,4")
+    parser.add_argument("--size", default=None, help="WIDTHxHEIGHT (default: the model's own)")
+    parser.add_argument("--shifts", default="", help="timestep shifts to try (default: the model's own)")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the cells already in --out (same model weights) and add these")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sampling-defaults.json"))
     args = parser.parse_args()
     generator = Generator.from_pretrained(args.model)
     prompts = heldout_prompts(args.count)
-    cells = []
+    cells = previous_cells(Path(args.out), generator.weights_hash) if args.append else []
     with tempfile.TemporaryDirectory() as tmp:
-        for solver in args.solvers.split(","):
-            for steps in (int(s) for s in args.steps.split(",")):
-                for guidance in (float(g) for g in args.guidance.split(",")):
-                    settings = {"solver": solver, "steps": steps, "guidance": guidance}
-                    cell = run_cell(generator, prompts, settings, Path(tmp) / f"{solver}-{steps}-{guidance:g}")
-                    cells.append(cell)
-                    print(f"{solver:9s} steps {steps:3d} guidance {guidance:4.1f}: pass {cell['pass_rate']:.3f} "
-                          f"{cell['per_check']}  {cell['seconds_per_clip_median']:.2f} s/clip", flush=True)
-    out = {"benchmark": "sampling_defaults", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "model": generator.model.spec.name, "weights_sha256": generator.weights_hash,
-           "prompts": args.count, "cells": cells}
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+        shifts = [float(x) for x in args.shifts.split(",")] if args.shifts else [None]
+        grid = itertools.product(args.solvers.split(","), [int(s) for s in args.steps.split(",")],
+                                 [float(g) for g in args.guidance.split(",")], shifts)
+        for solver, steps, guidance, shift in grid:
+            settings = {"solver": solver, "steps": steps, "guidance": guidance}
+            if shift is not None:
+                settings["shift"] = shift
+            name = "-".join(f"{v:g}" if isinstance(v, float) else str(v) for v in settings.values())
+            if args.size:
+                settings["size"] = args.size
+            cell = run_cell(generator, prompts, settings, Path(tmp) / name)
+            cells.append(cell)
+            print(f"{name:24s}: pass {cell['pass_rate']:.3f} objects found {cell['present_share']} "
+                  f"{cell['per_check']}  {cell['seconds_per_clip_median']:.2f} s/clip", flush=True)
+            # rewritten after every cell: a long grid that is stopped keeps what it measured
+            out = {"benchmark": "sampling_defaults", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "machine": machine(), "model": generator.model.spec.name,
+                   "weights_sha256": generator.weights_hash, "model_defaults": generator.model.defaults.model_dump(),
+                   "prompts": args.count, "cells": cells}
+            Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -79,6 +79,18 @@ def test_save_then_load_gives_the_same_model(tiny_folder):
     assert b.record.model.source == str(tiny_folder.resolve())
 
 
+def test_resaved_folder_names_no_path_of_the_machine_that_saved_it(tiny_folder, tmp_path):
+    # a folder loaded from disk and saved again (what `openreel export` does) must not carry
+    # diffusers' `_name_or_path`, the absolute path it was loaded from
+    from openreel.models import save_model
+
+    resaved = save_model(load_model(str(tiny_folder), device="cpu"), tmp_path / "again")
+    for config in resaved.glob("*/config.json"):
+        assert str(tiny_folder) not in config.read_text() and "_name_or_path" not in json.loads(config.read_text())
+    assert Generator.from_pretrained(resaved, device="cpu").generate("a red ball", seed=0, size="16x16",
+                                                                     frames=9, steps=1).frames.shape == (9, 16, 16, 3)
+
+
 def test_official_layouts_load_with_inferred_defaults(official_folder):
     model = load_model(official_folder)
     name = official_folder.name

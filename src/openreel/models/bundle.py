@@ -174,6 +174,7 @@ def save_model(model: VideoModel, folder: str | os.PathLike, *, overwrite: bool 
                            scheduler=scheduler, transformer=model.transformer, transformer_2=model.transformer_2,
                            boundary_ratio=model.boundary_ratio, expand_timesteps=model.expand_timesteps)
         pipe.save_pretrained(tmp, safe_serialization=True)
+        _drop_load_paths(tmp)
         write_spec(model.spec, tmp)
         if folder.exists():
             shutil.rmtree(folder)
@@ -181,6 +182,15 @@ def save_model(model: VideoModel, folder: str | os.PathLike, *, overwrite: bool 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _drop_load_paths(folder: Path) -> None:
+    """diffusers records where a component was loaded from (`_name_or_path`): a path on the machine
+    that exported it, meaningless elsewhere and a leak in a published folder."""
+    for config in folder.glob("*/config.json"):
+        data = json.loads(config.read_text(encoding="utf-8"))
+        if data.pop("_name_or_path", None) is not None:
+            config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def folder_weights_hash(folder: Path) -> str:
