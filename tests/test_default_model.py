@@ -70,3 +70,15 @@ def test_generate_without_model_uses_the_shipped_weights(tmp_path):
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["model"]["id"].startswith("openreel-shapes")
     assert record["provenance"]["watermark"]["state"] == "embedded"  # 128x128: big enough for the mark
+
+
+def test_issue_command_in_chinese_at_9_16(tmp_path):
+    # the shorter side stays the model's 128: a 9:16 clip is 128x224, wide enough for the watermark
+    out = tmp_path / "b.mp4"
+    result = subprocess.run([sys.executable, "-m", "openreel", "generate", "灰色背景上，一个橙色三角形顺时针旋转",
+                             "--aspect", "9:16", "-o", str(out), "--steps", "2", "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert (record["settings"]["width"], record["settings"]["height"]) == (128, 224)
+    assert record["provenance"]["watermark"]["state"] == "embedded"

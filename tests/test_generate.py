@@ -133,8 +133,9 @@ def test_guidance_changes_the_video(tiny_generator):
 def test_aspect_and_seconds(tiny_generator):
     wide = tiny_generator.resolve("a red ball", aspect="16:9", seconds=0.5)
     tall = tiny_generator.resolve("a red ball", aspect="9:16")
-    assert (wide.width, wide.height, wide.frames) == (336, 192, 9)  # about the default 256x256 area
-    assert (tall.width, tall.height) == (192, 336)
+    assert (wide.width, wide.height, wide.frames) == (448, 256, 9)  # the default 256x256's shorter side
+    assert (tall.width, tall.height) == (256, 448)
+    assert tiny_generator.resolve("a red ball", aspect="4:3").width == 336  # 341.3 to the 16-pixel grid
     v = tiny_generator.generate("a red ball", seed=0, size="32x16", seconds=0.5, steps=1, fps=16)
     assert v.frames.shape == (9, 16, 32, 3)
     assert v.record.settings.seconds == pytest.approx(9 / 16)

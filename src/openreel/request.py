@@ -8,7 +8,6 @@ checks what needs no model: types, ranges, exclusive options. `resolve` turns it
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import secrets
@@ -52,7 +51,7 @@ class GenerationRequest(BaseModel):
     prompt: str
     negative_prompt: str | None = None
     size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 832x480")
-    aspect: str | None = Field(None, description="16:9, 9:16, 1:1, 4:3 or 3:4 at the model's default area")
+    aspect: str | None = Field(None, description="16:9, 9:16, 1:1, 4:3 or 3:4 at the model's default shorter side")
     frames: int | None = Field(None, ge=1)
     seconds: float | None = Field(None, gt=0)
     fps: float | None = Field(None, gt=0, le=120)
@@ -191,7 +190,7 @@ def _resolve_size(request: GenerationRequest, model, limits: Limits) -> tuple[in
         width, height = (int(v) for v in re.split(r"[xX×*]", request.size.strip()))
         field = "size"
     elif request.aspect:
-        width, height = aspect_size(request.aspect, model.defaults.width * model.defaults.height, m)
+        width, height = aspect_size(request.aspect, min(model.defaults.width, model.defaults.height), m)
         field = "aspect"
     else:
         width, height = model.defaults.width, model.defaults.height
@@ -205,12 +204,17 @@ def _resolve_size(request: GenerationRequest, model, limits: Limits) -> tuple[in
     return width, height
 
 
-def aspect_size(aspect: str, area: int, multiple: int) -> tuple[int, int]:
-    """Width and height on the grid with the given aspect ratio and about the given area."""
+def aspect_size(aspect: str, short_side: int, multiple: int) -> tuple[int, int]:
+    """Width and height on the grid with the given aspect ratio and the given shorter side.
+
+    The shorter side stays the model's (as "480p" names 832x480 and 480x832 alike): objects keep the
+    pixel scale the model was trained at, and a 128x128 model's 9:16 is 128x224, not a 96-pixel-wide
+    frame too narrow for the invisible watermark.
+    """
     a, b = ASPECTS[aspect]
-    width = max(multiple, round(math.sqrt(area * a / b) / multiple) * multiple)
-    height = max(multiple, round(width * b / a / multiple) * multiple)
-    return width, height
+    short = max(multiple, round(short_side / multiple) * multiple)
+    long = max(short, round(short_side * max(a, b) / min(a, b) / multiple) * multiple)
+    return (long, short) if a >= b else (short, long)
 
 
 def _nearest_sizes(width: int, height: int, m: int) -> str:

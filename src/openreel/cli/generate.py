@@ -30,7 +30,7 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("-n", "--negative-prompt", help="what to steer away from [default: the model's]")
 @click.option("--size", help="WIDTHxHEIGHT, e.g. 832x480 [default: the model's]")
 @click.option("--aspect", type=click.Choice(["16:9", "9:16", "1:1", "4:3", "3:4"]),
-              help="aspect ratio at the model's default area (instead of --size)")
+              help="aspect ratio at the model's default shorter side (instead of --size)")
 @click.option("--frames", type=int, help="number of frames, 4n+1 for Wan models [default: the model's]")
 @click.option("--seconds", type=float, help="duration; frames = seconds x fps + 1 (instead of --frames)")
 @click.option("--fps", type=float, help="frames per second [default: the model's]")

@@ -50,11 +50,11 @@ class ServedModel:
         return Generator(self, limits).resolve(request)
 
     def sizes(self) -> dict[str, str]:
-        """Aspect ratio -> WxH on the grid at the model's default area (the web page offers these)."""
+        """Aspect ratio -> WxH on the grid at the model's default shorter side (the web page offers these)."""
         from openreel.request import ASPECTS, aspect_size
 
-        area = self.defaults.width * self.defaults.height
-        return {a: "{}x{}".format(*aspect_size(a, area, self.spatial_multiple)) for a in ASPECTS}
+        short = min(self.defaults.width, self.defaults.height)
+        return {a: "{}x{}".format(*aspect_size(a, short, self.spatial_multiple)) for a in ASPECTS}
 
 
 def describe_model(name_or_path: str, served_name: str | None = None) -> ServedModel:

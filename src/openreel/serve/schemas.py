@@ -27,7 +27,7 @@ class CreateVideoRequest(BaseModel):
     model: str | None = Field(None, description="served model id [default: the server's model]")
     seconds: str | None = Field(None, description='duration as a string, e.g. "2"; frames = seconds x fps + 1')
     size: str | None = Field(None, description="WIDTHxHEIGHT on the model's grid, e.g. 256x256")
-    aspect: str | None = Field(None, description="16:9, 9:16, 1:1, 4:3 or 3:4 at the model's default area")
+    aspect: str | None = Field(None, description="16:9, 9:16, 1:1, 4:3 or 3:4 at the model's default shorter side")
     negative_prompt: str | None = None
     seed: int | None = Field(None, description="same seed and settings give the same video")
     num_inference_steps: int | None = None
@@ -83,7 +83,7 @@ class ModelInfo(BaseModel):
     defaults: dict[str, Any]
     size_multiple: int
     frame_stride: int = Field(description="frames must be frame_stride * n + 1")
-    sizes: dict[str, str] = Field(description="aspect -> size at the default area")
+    sizes: dict[str, str] = Field(description="aspect -> size at the default shorter side")
     limits: dict[str, int]
     supports_input_reference: bool
 
