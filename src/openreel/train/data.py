@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from openreel.errors import InvalidInput
+from openreel.request import aspect_size
 from openreel.train.config import DataSection
 
 PURPOSE = {"caption": 1, "dropout": 2, "noise": 3, "sigma": 4, "prefix": 5, "posterior": 6, "crop": 7}
@@ -127,8 +128,9 @@ class FolderSource:
         self.entries = read_entries(self.root)[: cfg.limit]
         if not self.entries:
             raise InvalidInput("data.path", f"{self.root} lists no clips")
-        area = cfg.width * cfg.height
-        self.buckets = [(cfg.width, cfg.height)] + [aspect_dims(a, area, multiple) for a in ((16, 9), (9, 16))]
+        # the same rule as generation's --aspect, so a model is trained at the sizes it is asked for
+        short = min(cfg.width, cfg.height)
+        self.buckets = [(cfg.width, cfg.height)] + [aspect_size(a, short, multiple) for a in ("16:9", "9:16")]
         self._bucket_of: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
@@ -164,12 +166,6 @@ class FolderSource:
                                        f"{self.cfg.fps:g} fps")
         width, height = self.bucket(index)
         return Clip(channels_first(resize_crop(frames, width, height)), entry["captions"])
-
-
-def aspect_dims(aspect: tuple[int, int], area: int, multiple: int) -> tuple[int, int]:
-    a, b = aspect
-    width = max(multiple, round(math.sqrt(area * a / b) / multiple) * multiple)
-    return width, max(multiple, round(width * b / a / multiple) * multiple)
 
 
 def read_entries(root: Path) -> list[dict]:
