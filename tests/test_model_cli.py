@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from tests.test_generate import invoke
 
 
@@ -28,7 +30,8 @@ def test_presets_listed_and_tiny_is_small(capsys):
 
 
 def test_every_command_help_has_examples(capsys):
-    for args in (["generate"], ["model"], ["model", "create"], ["model", "info"], ["model", "presets"]):
+    for args in (["generate"], ["model"], ["model", "create"], ["model", "deepen"], ["model", "info"],
+                 ["model", "presets"]):
         code, stdout, _ = invoke(capsys, *args, "--help")
         assert code == 0 and "Examples:" in stdout, args
     code, stdout, _ = invoke(capsys, "--help")
@@ -79,3 +82,28 @@ def test_create_vae_options_reject_bad_input(tmp_path, capsys):
         code, _, err = invoke(capsys, *args)
         assert code == 2 and message in err, (extra, err)
         assert not (tmp_path / "x").exists()
+
+
+def test_deepen_doubles_the_blocks_and_keeps_the_output(tmp_path, capsys, tiny_folder):
+    from openreel.generator import Generator
+    from tests.conftest import TINY
+
+    out = tmp_path / "deep"
+    code, stdout, _ = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(out))
+    assert code == 0 and "2 → 4 layers" in stdout, stdout
+    source, deeper = Generator.from_pretrained(str(tiny_folder)), Generator.from_pretrained(str(out))
+    assert deeper.model.transformer.config.num_layers == 4
+    a = source.generate("a red ball falls", seed=5, **TINY)
+    b = deeper.generate("a red ball falls", seed=5, **TINY)
+    assert (a.frames == b.frames).all()
+    # the new blocks are trainable capacity, not dead weight: their inner weights are the trained ones
+    blocks = deeper.model.transformer.blocks
+    assert torch.equal(blocks[1].attn1.to_q.weight, blocks[0].attn1.to_q.weight)
+    assert not blocks[1].ffn.net[2].weight.any() and blocks[0].ffn.net[2].weight.any()
+
+
+def test_deepen_rejects_bad_input(tmp_path, capsys, tiny_folder):
+    code, _, err = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(tmp_path / "d"), "--factor", "1")
+    assert code == 2 and "factor" in err and "2 to 8" in err
+    code, _, err = invoke(capsys, "model", "deepen", str(tmp_path), "--out", str(tmp_path / "d"))
+    assert code == 2 and "model" in err

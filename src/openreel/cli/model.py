@@ -89,6 +89,32 @@ def rebuilt_vae(vae_from: Path, vae_sets: tuple[str, ...], seed: int):
     return vae
 
 
+@model.command("deepen")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")
+@click.option("--factor", default=2, show_default=True, help="blocks per trained block (2 doubles the depth)")
+@click.option("-f", "--force", is_flag=True, help="replace the folder if it exists")
+def deepen(source: Path, out: Path, factor: int, force: bool) -> None:
+    """Copy a model folder with a deeper transformer that computes exactly what the source does.
+
+    Every trained block is followed by copies of itself whose residual outputs are zero
+    (Net2Net-style growth), so training continues from the trained model with more capacity.
+
+    \b
+    Examples:
+      openreel model deepen models/default-t2v --out models/deep8
+      openreel train t2v --config configs/default/2-t2v.toml --set model.base='"models/deep8"'
+    """
+    from openreel.models import load_model, save_model
+    from openreel.models.transformer_grow import deepen_transformer
+
+    model = load_model(source)
+    layers = model.transformer.config.num_layers
+    model.transformer = deepen_transformer(model.transformer, factor)
+    save_model(model, out, overwrite=force)
+    click.echo(f"wrote {out}: transformer {layers} → {model.transformer.config.num_layers} layers, same output")
+
+
 @model.command("info")
 @click.argument("name_or_path")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")

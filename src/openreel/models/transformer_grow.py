@@ -1,0 +1,47 @@
+"""Deepen a trained transformer without changing what it computes.
+
+Each of the trained blocks is followed by `factor - 1` copies of itself whose three residual
+outputs (self-attention, cross-attention and feed-forward projections) are zero, so a copy adds
+nothing to the residual stream: the deeper model starts exactly where the trained one stands, and
+training then puts the new depth to use. This is Net2Net's function-preserving growth (Chen,
+Goodfellow & Shlens 2016, "Net2DeeperNet") in the form DiT uses for new blocks, a residual branch
+that starts at zero (Peebles & Xie 2023, adaLN-Zero). The copies keep the trained block's other
+weights rather than random ones, so the zeroed projections see meaningful inputs, and receive
+useful gradients, from the first step.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from diffusers import WanTransformer3DModel
+
+from openreel.errors import InvalidInput
+
+# The projections that write into the residual stream (WanTransformerBlock: x + attn1(.) * gate,
+# x + attn2(.), x + ffn(.) * gate): zero them and the block is the identity.
+RESIDUAL_OUTPUTS = ("attn1.to_out.0.", "attn2.to_out.0.", "ffn.net.2.")
+MAX_FACTOR = 8
+
+
+def deepen_transformer(source: WanTransformer3DModel, factor: int = 2) -> WanTransformer3DModel:
+    """`source` with `factor` times its blocks: block i becomes blocks i*factor (the trained one)
+    and i*factor+1 ... (identity copies). The output is equal to `source`'s for every input."""
+    if not 2 <= factor <= MAX_FACTOR:
+        raise InvalidInput("factor", f"must be 2 to {MAX_FACTOR}, got {factor}")
+    arguments = set(inspect.signature(WanTransformer3DModel.__init__).parameters) - {"self"}
+    config = {k: v for k, v in dict(source.config).items() if k in arguments}
+    config["num_layers"] = source.config.num_layers * factor
+    deeper = WanTransformer3DModel(**config).to(dtype=source.dtype)
+    state = {}
+    for key, value in source.state_dict().items():
+        if not key.startswith("blocks."):
+            state[key] = value.clone()
+            continue
+        _, index, rest = key.split(".", 2)
+        for copy in range(factor):
+            silent = copy > 0 and rest.startswith(RESIDUAL_OUTPUTS)
+            state[f"blocks.{int(index) * factor + copy}.{rest}"] = torch.zeros_like(value) if silent else value.clone()
+    deeper.load_state_dict(state, strict=True)
+    return deeper.eval()
