@@ -92,7 +92,7 @@ def test_deepen_doubles_the_blocks_and_keeps_the_output(tmp_path, capsys, tiny_f
     code, stdout, _ = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(out))
     assert code == 0 and "2 → 4 layers" in stdout, stdout
     source, deeper = Generator.from_pretrained(str(tiny_folder)), Generator.from_pretrained(str(out))
-    assert deeper.model.transformer.config.num_layers == 4
+    assert deeper.model.transformer.config.num_layers == 4 and deeper.model.spec.name == "deep"
     a = source.generate("a red ball falls", seed=5, **TINY)
     b = deeper.generate("a red ball falls", seed=5, **TINY)
     assert (a.frames == b.frames).all()

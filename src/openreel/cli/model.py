@@ -111,6 +111,8 @@ def deepen(source: Path, out: Path, factor: int, force: bool) -> None:
     model = load_model(source)
     layers = model.transformer.config.num_layers
     model.transformer = deepen_transformer(model.transformer, factor)
+    # a grown model is a new model once trained: it must not go on calling itself its source
+    model.spec = model.spec.model_copy(update={"name": out.name})
     save_model(model, out, overwrite=force)
     click.echo(f"wrote {out}: transformer {layers} → {model.transformer.config.num_layers} layers, same output")
 
