@@ -12,8 +12,6 @@ useful gradients, from the first step.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from diffusers import WanTransformer3DModel
 
@@ -30,18 +28,16 @@ def deepen_transformer(source: WanTransformer3DModel, factor: int = 2) -> WanTra
     and i*factor+1 ... (identity copies). The output is equal to `source`'s for every input."""
     if not 2 <= factor <= MAX_FACTOR:
         raise InvalidInput("factor", f"must be 2 to {MAX_FACTOR}, got {factor}")
-    arguments = set(inspect.signature(WanTransformer3DModel.__init__).parameters) - {"self"}
-    config = {k: v for k, v in dict(source.config).items() if k in arguments}
-    config["num_layers"] = source.config.num_layers * factor
-    deeper = WanTransformer3DModel(**config).to(dtype=source.dtype)
-    state = {}
+    deeper = WanTransformer3DModel.from_config(source.config, num_layers=source.config.num_layers * factor)
+    deeper.to(dtype=source.dtype)
+    state = {}  # load_state_dict copies, so tensors may be shared here
     for key, value in source.state_dict().items():
         if not key.startswith("blocks."):
-            state[key] = value.clone()
+            state[key] = value
             continue
         _, index, rest = key.split(".", 2)
         for copy in range(factor):
             silent = copy > 0 and rest.startswith(RESIDUAL_OUTPUTS)
-            state[f"blocks.{int(index) * factor + copy}.{rest}"] = torch.zeros_like(value) if silent else value.clone()
+            state[f"blocks.{int(index) * factor + copy}.{rest}"] = torch.zeros_like(value) if silent else value
     deeper.load_state_dict(state, strict=True)
     return deeper.eval()
