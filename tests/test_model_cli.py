@@ -67,6 +67,28 @@ def test_create_with_a_wider_decoder_keeps_the_trained_encoder(tmp_path, capsys)
         assert new.decode(new.encode(frames).latent_dist.mode()).sample.shape == frames.shape
 
 
+def test_create_with_a_deeper_vae_keeps_its_output(tmp_path, capsys):
+    from diffusers import AutoencoderKLWan
+
+    src, out = tmp_path / "src", tmp_path / "deep"
+    assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src), "--seed", "1")[0] == 0
+    old = AutoencoderKLWan.from_pretrained(src / "vae")
+    blocks = old.config.num_res_blocks + 1
+    code, stdout, _ = invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(out),
+                             "--vae-from", str(src), "--vae-set", f"num_res_blocks={blocks}")
+    assert code == 0 and "grown (same output, added blocks to train): encoder, decoder" in stdout, stdout
+    new = AutoencoderKLWan.from_pretrained(out / "vae")
+    assert new.config.num_res_blocks == blocks
+    assert sum(p.numel() for p in new.decoder.parameters()) > sum(p.numel() for p in old.decoder.parameters())
+    added = new.decoder.up_blocks[0].resnets[-1]
+    assert not added.conv2.weight.any() and added.conv1.weight.any()  # passes through, yet trainable
+    frames = torch.rand(1, 3, 5, 32, 32) * 2 - 1  # (B, C, T, H, W)
+    with torch.no_grad():
+        latents = old.encode(frames).latent_dist.mode()
+        assert torch.equal(latents, new.encode(frames).latent_dist.mode())
+        assert torch.equal(old.decode(latents).sample, new.decode(latents).sample)
+
+
 def test_create_vae_options_reject_bad_input(tmp_path, capsys):
     src = tmp_path / "src"
     assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src))[0] == 0
@@ -102,8 +124,37 @@ def test_deepen_doubles_the_blocks_and_keeps_the_output(tmp_path, capsys, tiny_f
     assert not blocks[1].ffn.net[2].weight.any() and blocks[0].ffn.net[2].weight.any()
 
 
+def test_deepen_vae_blocks_keeps_the_transformer_and_the_output(tmp_path, capsys):
+    from openreel.generator import Generator
+    from tests.conftest import TINY
+
+    src, out = tmp_path / "src", tmp_path / "vae-deep"
+    assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src))[0] == 0  # Wan2.2 VAE
+    source = Generator.from_pretrained(str(src))
+    blocks = source.model.vae.config.num_res_blocks
+    code, stdout, _ = invoke(capsys, "model", "deepen", str(src), "--out", str(out),
+                             "--vae-blocks", str(blocks + 1))
+    assert code == 0 and f"VAE {blocks} → {blocks + 1} residual blocks per level, same output" in stdout, stdout
+    assert "transformer" not in stdout
+    deeper = Generator.from_pretrained(str(out))
+    assert deeper.model.vae.config.num_res_blocks == blocks + 1
+    assert deeper.model.transformer.config.num_layers == source.model.transformer.config.num_layers
+    assert deeper.model.vae.dtype == source.model.vae.dtype
+    a = source.generate("a red ball falls", seed=5, **(TINY | {"size": "32x32"}))
+    b = deeper.generate("a red ball falls", seed=5, **(TINY | {"size": "32x32"}))
+    assert (a.frames == b.frames).all()
+
+
 def test_deepen_rejects_bad_input(tmp_path, capsys, tiny_folder):
     code, _, err = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(tmp_path / "d"), "--factor", "1")
     assert code == 2 and "factor" in err and "2 to 8" in err
     code, _, err = invoke(capsys, "model", "deepen", str(tmp_path), "--out", str(tmp_path / "d"))
     assert code == 2 and "model" in err
+    blocks = json.loads((tiny_folder / "vae" / "config.json").read_text())["num_res_blocks"]
+    code, _, err = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(tmp_path / "d"),
+                          "--vae-blocks", str(blocks))
+    assert code == 2 and "vae-blocks" in err and f"exceed the source VAE's {blocks}" in err, err
+    code, _, err = invoke(capsys, "model", "deepen", str(tiny_folder), "--out", str(tmp_path / "d"),
+                          "--vae-blocks", str(blocks + 1))
+    assert code == 2 and "encoder cannot grow in place" in err, err  # tiny is the Wan2.1 layout
+    assert not (tmp_path / "d").exists()

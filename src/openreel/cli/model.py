@@ -48,7 +48,9 @@ def create(preset: str, out: Path, seed: int, vae_from: Path | None, vae_sets: t
     """Write a random-initialised preset as a model folder (loads in OpenReel and stock diffusers).
 
     With --vae-from, the VAE is a trained one, optionally rebuilt by --vae-set: a wider
-    decoder keeps the trained encoder (and its latent space) and starts the decoder afresh.
+    decoder keeps the trained encoder (and its latent space) and starts the decoder afresh;
+    more residual blocks (num_res_blocks) keep every trained weight and add blocks that pass
+    their input through, so the VAE's output is unchanged until they are trained.
 
     \b
     Examples:
@@ -56,6 +58,8 @@ def create(preset: str, out: Path, seed: int, vae_from: Path | None, vae_sets: t
       openreel model create --preset small --out models/small-random --seed 3
       openreel model create --preset shapes --out models/wide-decoder \\
           --vae-from checkpoints/default-vae --vae-set decoder_base_dim=32
+      openreel model create --preset shapes --out models/deeper-vae \\
+          --vae-from checkpoints/default-vae --vae-set num_res_blocks=3
     """
     from openreel.models import build_preset, save_model
 
@@ -82,39 +86,65 @@ def rebuilt_vae(vae_from: Path, vae_sets: tuple[str, ...], seed: int):
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--vae-set")
         changes[key.strip()] = parse_value(value.strip())
-    vae, fresh = rebuild_vae(load_vae(vae_from), changes, seed=seed)
-    kept = [part for part in PARTS if part not in fresh]
-    click.echo(f"VAE from {vae_from}: kept {', '.join(kept) or 'nothing'}; "
-               f"random init: {', '.join(fresh) or 'nothing'}")
+    vae, fate = rebuild_vae(load_vae(vae_from), changes, seed=seed)
+    said = {how: [part for part in PARTS if fate[part] == how] for how in ("kept", "grown", "random")}
+    click.echo(f"VAE from {vae_from}: kept {', '.join(said['kept']) or 'nothing'}; "
+               + (f"grown (same output, added blocks to train): {', '.join(said['grown'])}; " if said["grown"] else "")
+               + f"random init: {', '.join(said['random']) or 'nothing'}")
     return vae
 
 
 @model.command("deepen")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")
-@click.option("--factor", default=2, show_default=True, help="blocks per trained block (2 doubles the depth)")
+@click.option("--factor", type=int, help="transformer blocks per trained block  [default: 2, or 1 with --vae-blocks]")
+@click.option("--vae-blocks", type=click.IntRange(1, 8),
+              help="residual blocks per VAE level (AutoencoderKLWan's num_res_blocks); must exceed the source's")
 @click.option("-f", "--force", is_flag=True, help="replace the folder if it exists")
-def deepen(source: Path, out: Path, factor: int, force: bool) -> None:
-    """Copy a model folder with a deeper transformer that computes exactly what the source does.
+def deepen(source: Path, out: Path, factor: int | None, vae_blocks: int | None, force: bool) -> None:
+    """Copy a model folder with a deeper transformer and/or VAE that computes exactly what the source does.
 
-    Every trained block is followed by copies of itself whose residual outputs are zero
+    Every trained transformer block is followed by copies of itself whose residual outputs are zero
     (Net2Net-style growth), so training continues from the trained model with more capacity.
+    --vae-blocks adds residual blocks to every level of the VAE the same way (zero last
+    convolution): train the decoder with `openreel train vae --set vae.train_encoder=false` and the
+    latent space, and so the transformer, stay valid.
 
     \b
     Examples:
       openreel model deepen models/default-t2v --out models/deep8
       openreel train t2v --config configs/default/2-t2v.toml --set model.base='"models/deep8"'
+      openreel model deepen models/default-t2v --out models/vae3 --vae-blocks 3
     """
+    from openreel.errors import InvalidInput
     from openreel.models import load_model, save_model
     from openreel.models.transformer_grow import deepen_transformer
+    from openreel.models.vae_rebuild import rebuild_vae
 
+    factor = factor if factor is not None else (1 if vae_blocks else 2)
     model = load_model(source)
-    layers = model.transformer.config.num_layers
-    model.transformer = deepen_transformer(model.transformer, factor)
+    said = []
+    if factor != 1 or not vae_blocks:
+        layers = model.transformer.config.num_layers
+        model.transformer = deepen_transformer(model.transformer, factor)
+        said.append(f"transformer {layers} → {model.transformer.config.num_layers} layers")
+    if vae_blocks:
+        blocks = model.vae.config.num_res_blocks
+        if vae_blocks <= blocks:
+            raise InvalidInput("vae-blocks", f"must exceed the source VAE's {blocks} residual blocks per level, "
+                                             f"got {vae_blocks}")
+        dtype = model.vae.dtype
+        vae, fate = rebuild_vae(model.vae.float(), {"num_res_blocks": vae_blocks})
+        stuck = [part for part, how in fate.items() if how == "random"]
+        if stuck:  # Wan2.1's encoder is one flat list of blocks: another block renames all after it
+            raise InvalidInput("vae-blocks", f"this VAE's {', '.join(stuck)} cannot grow in place; a Wan2.2-style "
+                                             "(is_residual) VAE such as the shapes preset's can")
+        model.vae = vae.to(dtype)
+        said.append(f"VAE {blocks} → {vae_blocks} residual blocks per level")
     # a grown model is a new model once trained: it must not go on calling itself its source
     model.spec = model.spec.model_copy(update={"name": out.name})
     save_model(model, out, overwrite=force)
-    click.echo(f"wrote {out}: transformer {layers} → {model.transformer.config.num_layers} layers, same output")
+    click.echo(f"wrote {out}: {', '.join(said)}, same output")
 
 
 @model.command("info")

@@ -337,8 +337,11 @@ def save(run: Run, ema: EMA, optimizer, out: Path, step: int, next_batch: int, a
     state = {"kind": run.kind, "step": step, "next_batch": next_batch, "config": run.cfg.model_dump(mode="json"),
              "base": run.cfg.model.base, "world_size": accelerator.num_processes, "time": time.time(),
              "loss": monitor.last_loss}
-    if run.kind == "vae":
+    if run.kind == "vae" and run.cfg.vae.train_encoder:
         state["latents_mean"], state["latents_std"] = with_ema(run, ema, lambda: latent_stats(run))
+    elif run.kind == "vae":  # a frozen encoder keeps the statistics its transformer was trained with
+        state["latents_mean"] = list(run.model.vae.config.latents_mean)
+        state["latents_std"] = list(run.model.vae.config.latents_std)
     path = ckpt.save_checkpoint(out, step, weights=trainable_state(run), ema=trainable_state(run, ema.shadow),
                                 optimizer=optimizer, state=state, keep_last=run.cfg.run.keep_last,
                                 rank=accelerator.process_index, barrier=accelerator.wait_for_everyone)
