@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from openreel.eval.suite import HELDOUT_SEED, heldout_prompts
 from openreel.world.parse import parse_caption
@@ -17,6 +18,19 @@ def test_heldout_prompts_alternate_languages_parse_and_are_fixed():
     for p in prompts:
         assert 1 <= len(parse_caption(p.prompt).objects) <= 3
     assert HELDOUT_SEED not in (0, 1, 2)  # the world seeds training configs use
+
+
+def test_seen_suite_is_the_default_models_training_stream():
+    from openreel.eval.suite import SEEN_SEED, suite_prompts
+    from openreel.train.config import load_config
+    from openreel.world.dataset import make_sample
+
+    assert load_config(Path(__file__).parents[2] / "configs" / "default" / "2-t2v.toml").data.seed == SEEN_SEED
+    seen = suite_prompts("seen", 4)
+    assert seen != suite_prompts("heldout", 4) == heldout_prompts(4)
+    for i, item in enumerate(seen):  # English prompts are training captions word for word
+        sample = make_sample(SEEN_SEED, i, frames=False)
+        assert item.lang == "zh" or item.prompt in sample.captions["en"], item
 
 
 def test_eval_model_generates_scores_and_resumes(tmp_path, tiny_folder):

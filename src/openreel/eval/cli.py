@@ -63,10 +63,11 @@ from openreel.errors import InvalidInput
 )
 @click.option(
     "--suite",
-    type=click.Choice(["heldout"]),
+    type=click.Choice(["heldout", "seen"]),
     default="heldout",
     show_default=True,
-    help="Prompts for --model: held-out scenes from a world seed no training run uses.",
+    help="Prompts for --model: held-out scenes from a world seed no training run uses, or seen scenes "
+    "from the one the default model trained on (the gap between them: underfit or not generalising).",
 )
 @click.option(
     "--count", type=click.IntRange(1, 10000), default=300, show_default=True, help="Prompts in the suite (--model)."
@@ -116,6 +117,7 @@ def eval_command(
       openreel eval --videos out/ --scenes data/heldout/metadata.jsonl --report report.md
       openreel eval --videos data/heldout --against captions --report captions.md
       openreel eval --model default --suite heldout --report eval.md
+      openreel eval --model default --suite seen --count 100 --steps 10
       openreel eval --model runs/t2v/export --count 40 --steps 10 --out /tmp/suite
     """
     from openreel.eval.report import evaluate, sheets_folder, write_report
