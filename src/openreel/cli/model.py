@@ -116,10 +116,9 @@ def deepen(source: Path, out: Path, factor: int | None, vae_blocks: int | None, 
       openreel train t2v --config configs/default/2-t2v.toml --set model.base='"models/deep8"'
       openreel model deepen models/default-t2v --out models/vae3 --vae-blocks 3
     """
-    from openreel.errors import InvalidInput
     from openreel.models import load_model, save_model
     from openreel.models.transformer_grow import deepen_transformer
-    from openreel.models.vae_rebuild import rebuild_vae
+    from openreel.models.vae_rebuild import deepen_vae
 
     factor = factor if factor is not None else (1 if vae_blocks else 2)
     model = load_model(source)
@@ -130,16 +129,7 @@ def deepen(source: Path, out: Path, factor: int | None, vae_blocks: int | None, 
         said.append(f"transformer {layers} → {model.transformer.config.num_layers} layers")
     if vae_blocks:
         blocks = model.vae.config.num_res_blocks
-        if vae_blocks <= blocks:
-            raise InvalidInput("vae-blocks", f"must exceed the source VAE's {blocks} residual blocks per level, "
-                                             f"got {vae_blocks}")
-        dtype = model.vae.dtype
-        vae, fate = rebuild_vae(model.vae.float(), {"num_res_blocks": vae_blocks})
-        stuck = [part for part, how in fate.items() if how == "random"]
-        if stuck:  # Wan2.1's encoder is one flat list of blocks: another block renames all after it
-            raise InvalidInput("vae-blocks", f"this VAE's {', '.join(stuck)} cannot grow in place; a Wan2.2-style "
-                                             "(is_residual) VAE such as the shapes preset's can")
-        model.vae = vae.to(dtype)
+        model.vae = deepen_vae(model.vae, vae_blocks)
         said.append(f"VAE {blocks} → {vae_blocks} residual blocks per level")
     # a grown model is a new model once trained: it must not go on calling itself its source
     model.spec = model.spec.model_copy(update={"name": out.name})

@@ -56,35 +56,40 @@ def rebuild_vae(source: AutoencoderKLWan, changes: dict, seed: int = 0) -> tuple
         vae = AutoencoderKLWan(**config)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InvalidInput("vae-set", f"AutoencoderKLWan rejected {changes}: {exc}") from None
-    fate = {}
-    for name in PARTS:
-        old, new = getattr(source, name).state_dict(), getattr(vae, name).state_dict()
-        if old.keys() == new.keys() and all(old[k].shape == new[k].shape for k in old):
-            getattr(vae, name).load_state_dict(old)
-            fate[name] = "kept"
-        else:
-            fate[name] = "grown" if grow_into(getattr(vae, name), old) else "random"
+    fate = {name: _load_part(getattr(vae, name), getattr(source, name).state_dict()) for name in PARTS}
     return vae.eval(), fate
 
 
-def grow_into(part: torch.nn.Module, old: dict[str, torch.Tensor]) -> bool:
-    """Load `old` into `part` when `part` is it plus whole channel-preserving residual blocks.
+def deepen_vae(source: AutoencoderKLWan, blocks: int) -> AutoencoderKLWan:
+    """`source` with `blocks` residual blocks per level, encoding and decoding exactly as it did."""
+    have = source.config.num_res_blocks
+    if blocks <= have:
+        raise InvalidInput("vae-blocks", f"must exceed the source VAE's {have} residual blocks per level, got {blocks}")
+    vae, fate = rebuild_vae(source, {"num_res_blocks": blocks})
+    stuck = [part for part, how in fate.items() if how == "random"]
+    if stuck:  # Wan2.1's encoder is one flat list of blocks: another block renames all after it
+        raise InvalidInput("vae-blocks", f"this VAE's {', '.join(stuck)} cannot grow in place; a Wan2.2-style "
+                                         "(is_residual) VAE such as the shapes preset's can")
+    return vae.to(source.dtype)
 
-    The added blocks' `conv2` is zeroed, so each returns its input (its shortcut is the identity)
-    and `part` computes what `old` did. Returns False, leaving `part` untouched, otherwise.
-    """
+
+def _load_part(part: torch.nn.Module, old: dict[str, torch.Tensor]) -> str:
+    """Load `old` into `part`: "kept" when every tensor fits as it is; "grown" when `part` is `old`
+    plus whole channel-preserving residual blocks, whose `conv2` is zeroed so each returns its input
+    (its shortcut is the identity) and `part` computes what `old` did; otherwise "random", leaving
+    `part`'s init untouched."""
     new = part.state_dict()
-    if not old.keys() < new.keys() or any(old[k].shape != new[k].shape for k in old):
-        return False
+    if not old.keys() <= new.keys() or any(old[k].shape != new[k].shape for k in old):
+        return "random"
     added = {_residual_block(part, key) for key in new.keys() - old.keys()}
     if None in added or any(block.in_dim != block.out_dim for block in added):
-        return False
-    part.load_state_dict(old, strict=False)
+        return "random"
+    part.load_state_dict(old, strict=not added)
     with torch.no_grad():
         for block in added:
             block.conv2.weight.zero_()
             block.conv2.bias.zero_()
-    return True
+    return "grown" if added else "kept"
 
 
 def _residual_block(part: torch.nn.Module, key: str) -> WanResidualBlock | None:
