@@ -30,6 +30,9 @@ CANDIDATES = {
     "wan2.2-style 16x, z48, base 16 (chosen)": _ti2v_vae(16, 1),
     "wan2.2-style 16x, z48, base 24": _ti2v_vae(24, 1),
     "wan2.2-style 16x, z48, base 32": _ti2v_vae(32, 1),
+    # the same residual blocks without the 2x2 patchify: a 16x16 latent grid at 128x128, and with
+    # 12 channels the 16x's compression (a 1x2x2-patch transformer sees the same 576 tokens)
+    "wan2.2-style 8x (no patchify), z12, base 16": _vae(16, [1, 2, 2, 2], 1, z_dim=12) | {"is_residual": True},
 }
 
 

@@ -21,6 +21,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
     python scripts/train_default_model.py --check-text runs/default/model --check 16     # does it read prompts?
     python scripts/train_default_model.py --check-renoise runs/default/model --check 8   # where objects are lost
     python scripts/train_default_model.py --check-blur 1.5 --check 32   # the same for blurred originals
+    python scripts/train_default_model.py --check-vae src/openreel/weights/default --check 32 --check-size 256
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def psnr_db(squared_error) -> float:
     return float(10 * np.log10(255**2 / max(squared_error.mean(), 1e-10)))
 
 
-def check_vae(model_dir: Path, count: int) -> dict:
+def check_vae(model_dir: Path, count: int, size: int = 128) -> dict:
     """Reconstruct held-out world clips with MODEL's VAE (posterior mean) and score them."""
     import torch
 
@@ -144,10 +145,10 @@ def check_vae(model_dir: Path, count: int) -> dict:
         with torch.no_grad():
             return to_uint8(model.vae.decode(model.vae.encode(x).latent_dist.mean).sample)
 
-    return check_reconstructions(reconstruct, count)
+    return check_reconstructions(reconstruct, count, size)
 
 
-def check_blur(sigma: float, count: int) -> dict:
+def check_blur(sigma: float, count: int, size: int = 128) -> dict:
     """The same check on the originals blurred by a Gaussian of `sigma` px: a yardstick for how
     sharp a reconstruction must be for the evaluator to read shape, size and motion."""
     import torch
@@ -163,7 +164,7 @@ def check_blur(sigma: float, count: int) -> dict:
         x = F.conv2d(F.pad(x, [0, 0, half, half], mode="replicate"), g.transpose(2, 3), groups=3)
         return x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
-    return check_reconstructions(blur, count) | {"blur_sigma_px": sigma}
+    return check_reconstructions(blur, count, size) | {"blur_sigma_px": sigma}
 
 
 def heldout_samples(count: int, size: int) -> list:
@@ -176,15 +177,17 @@ def heldout_samples(count: int, size: int) -> list:
     return [make_sample(HELDOUT_SEED, i, dist) for i in range(count)]
 
 
-def check_reconstructions(reconstruct, count: int) -> dict:
-    """Score `reconstruct` on held-out world clips (seed HELDOUT_SEED, 128x128x33): median PSNR,
-    object-pixel PSNR, and how many reconstructions (and originals) pass the evaluator."""
+def check_reconstructions(reconstruct, count: int, size: int = 128) -> dict:
+    """Score `reconstruct` on held-out world clips (seed HELDOUT_SEED, `size`x`size`x33): median PSNR,
+    object-pixel PSNR, how many reconstructions (and originals) pass the evaluator, and the share of
+    object-frames whose shape survives (by size: the finer measure of how a VAE draws outlines)."""
     import numpy as np
 
+    from openreel.eval.frame_shape import frame_shapes, shape_accuracy
     from openreel.eval.score import CHECKS, score_clip
 
-    psnr, object_psnr, passed, truth, failed = [], [], 0, 0, dict.fromkeys(CHECKS, 0)
-    for sample in heldout_samples(count, 128):
+    psnr, object_psnr, passed, truth, failed, shapes = [], [], 0, 0, dict.fromkeys(CHECKS, 0), []
+    for sample in heldout_samples(count, size):
         recon = reconstruct(sample.frames)
         original = sample.frames.astype(np.float64)  # (T, H, W, 3)
         err = (recon - original) ** 2
@@ -197,9 +200,11 @@ def check_reconstructions(reconstruct, count: int) -> dict:
         for name in CHECKS:
             failed[name] += score.check_passed(name) is False
         truth += score_clip(sample.frames, sample.scene).passed
-    return {"clips": count, "psnr_db_median": float(np.median(psnr)),
+        shapes += frame_shapes(sample.frames, recon, sample.scene)
+    return {"clips": count, "size": size, "psnr_db_median": float(np.median(psnr)),
             "object_psnr_db_mean": float(np.mean(object_psnr)), "recon_pass": passed / count,
-            "original_pass": truth / count, "clips_failing": {k: v for k, v in failed.items() if v}}
+            "original_pass": truth / count, "clips_failing": {k: v for k, v in failed.items() if v},
+            "frame_shape": shape_accuracy(shapes)}
 
 
 def check_text(model_dir: Path, count: int) -> dict:
@@ -283,9 +288,11 @@ def main() -> None:
                         help="only score MODEL on --check held-out clips renoised to sigma 0.6..1 and denoised")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
+    parser.add_argument("--check-size", type=int, default=128, choices=(128, 256),
+                        help="frame side of the clips --check-vae / --check-blur score (the world renders either)")
     args = parser.parse_args()
     if args.check_vae:
-        print(json.dumps(check_vae(args.check_vae, args.check), indent=2))
+        print(json.dumps(check_vae(args.check_vae, args.check, args.check_size), indent=2))
         return
     if args.check_text:
         print(json.dumps(check_text(args.check_text, args.check), indent=2))
@@ -296,7 +303,7 @@ def main() -> None:
     if args.check_blur is not None:
         if args.check_blur <= 0:
             parser.error("--check-blur must be greater than 0 (px)")
-        print(json.dumps(check_blur(args.check_blur, args.check), indent=2))
+        print(json.dumps(check_blur(args.check_blur, args.check, args.check_size), indent=2))
         return
     if args.minutes is None or args.out is None:
         parser.error("--minutes and --out are required to train")

@@ -72,8 +72,8 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
 
 def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
     # What --check-blur is for: how sharp must a VAE's reconstruction be for the evaluator?
-    def blurred(sigma):
-        res = subprocess.run([sys.executable, str(SCRIPT), "--check-blur", str(sigma), "--check", "2"],
+    def blurred(sigma, *size):
+        res = subprocess.run([sys.executable, str(SCRIPT), "--check-blur", str(sigma), "--check", "2", *size],
                              capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-2000:]
         return json.loads(res.stdout)
@@ -81,3 +81,9 @@ def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
     slight, heavy = blurred(0.5), blurred(6)
     assert slight["recon_pass"] == 1.0 and heavy["recon_pass"] < 1.0
     assert slight["object_psnr_db_mean"] > heavy["object_psnr_db_mean"]
+    # Shape read frame by frame: every readable object-frame survives a slight blur, fewer a heavy one.
+    assert slight["frame_shape"]["object_frames"] > 20 and slight["frame_shape"]["correct"] == 1.0
+    assert heavy["frame_shape"]["correct"] < 1.0
+    # The same scenes rendered at 256x256 (what --check-size is for: objects twice the pixels).
+    big = blurred(0.5, "--check-size", "256")
+    assert big["size"] == 256 and big["recon_pass"] == 1.0 and big["frame_shape"]["correct"] == 1.0

@@ -212,15 +212,26 @@ def _clean_frames(ctx: _Context, o: SceneObject, tr: seg.Track) -> np.ndarray:
     ok = tr.present & (tr.mass >= 0.5 * ctx.min_area())
     norm_mass = tr.mass / ctx.expected_scale(o.motion) ** 2
     typical = np.median(norm_mass[ok]) if ok.any() else 0.0
-    touching = (tr.left <= 0) | (tr.top <= 0) | (tr.right >= 1) | (tr.bottom >= 1)
-    ok &= ~(touching & (norm_mass < 0.85 * typical))
-    for other in ctx.obs.tracks.values():
+    ok &= ~(touches_edge(tr) & (norm_mass < 0.85 * typical))
+    ok &= apart(ctx.obs, tr)
+    return ok if ok.sum() >= 3 else tr.present & (tr.mass > 0)
+
+
+def touches_edge(tr: seg.Track) -> np.ndarray:
+    """(T,) bool: the blob's core reaches the frame's edge (it may be cut)."""
+    return (tr.left <= 0) | (tr.top <= 0) | (tr.right >= 1) | (tr.bottom >= 1)
+
+
+def apart(obs: seg.Observation, tr: seg.Track) -> np.ndarray:
+    """(T,) bool: no other described colour's blob within 2 px, so the outline is the object's own."""
+    ok = np.ones(len(tr.present), bool)
+    for other in obs.tracks.values():
         if other is tr:
             continue
-        gap_x = np.maximum(other.left - tr.right, tr.left - other.right) * ctx.obs.width
-        gap_y = np.maximum(other.top - tr.bottom, tr.top - other.bottom) * ctx.obs.height
+        gap_x = np.maximum(other.left - tr.right, tr.left - other.right) * obs.width
+        gap_y = np.maximum(other.top - tr.bottom, tr.top - other.bottom) * obs.height
         ok &= ~(other.present & (np.maximum(gap_x, gap_y) < 2))
-    return ok if ok.sum() >= 3 else tr.present & (tr.mass > 0)
+    return ok
 
 
 def shape_features(tr: seg.Track, frames: np.ndarray) -> dict[str, float]:
