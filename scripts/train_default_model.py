@@ -288,9 +288,11 @@ def main() -> None:
                         help="only score MODEL on --check held-out clips renoised to sigma 0.6..1 and denoised")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
-    parser.add_argument("--check-size", type=int, default=128, choices=(128, 256),
-                        help="frame side of the clips --check-vae / --check-blur score (the world renders either)")
+    parser.add_argument("--check-size", type=int, default=128, metavar="PX",
+                        help="frame side of the square clips --check-vae / --check-blur score (at least 64)")
     args = parser.parse_args()
+    if args.check_size < 64:
+        parser.error(f"--check-size must be at least 64 (px), the evaluator's smallest frame; got {args.check_size}")
     if args.check_vae:
         print(json.dumps(check_vae(args.check_vae, args.check, args.check_size), indent=2))
         return

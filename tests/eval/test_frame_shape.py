@@ -35,7 +35,7 @@ def test_the_originals_read_as_their_own_shapes_in_every_whole_frame():
 
 def test_objects_drawn_as_circles_read_as_circles():
     rows = []
-    for i, (frames, scene) in enumerate(clips(realized=True)):
+    for frames, scene in clips(realized=True):
         rows += frame_shapes(frames, render_scene(as_circles(scene)), scene.describe())
     acc = shape_accuracy(rows)
     assert acc["by_shape"]["circle"] == 1.0

@@ -5,7 +5,9 @@ frames, so a VAE experiment moves it by a clip or two of 64: noise. Here the sha
 every frame where the original shows the object whole (off the edges, apart from the others) and
 reads as its own shape, and the reconstruction's blob of that colour in the same frame is read
 the same way: hundreds of object-frames per 32 clips, by size and shape, so a change in how a
-VAE draws corners shows up, and where (small objects, first frame).
+VAE draws corners shows up, and where (small objects, first frame). Like the clip checks it reads
+at the evaluator's working size (frames over 128 px are box-averaged down first), so clips
+rendered at 256x256 are read as finely as those at 128x128, not more.
 
     rows = frame_shapes(original, reconstruction, scene)   # (T, H, W, 3) uint8 each
     shape_accuracy(rows)["by_size"]                        # {"large": 0.8, "medium": 0.27, ...}
