@@ -20,6 +20,7 @@ schedule ends inside the stage's share of the budget; `run.max_minutes` is the h
     python scripts/train_default_model.py --check-vae runs/default/vae-model --check 32  # score a VAE alone
     python scripts/train_default_model.py --check-text runs/default/model --check 16     # does it read prompts?
     python scripts/train_default_model.py --check-renoise runs/default/model --check 8   # where objects are lost
+    python scripts/train_default_model.py --check-generate runs/default/model --check 16 --check-suite seen
     python scripts/train_default_model.py --check-blur 1.5 --check 32   # the same for blurred originals
     python scripts/train_default_model.py --check-vae src/openreel/weights/default --check 32 --check-size 256
 """
@@ -170,11 +171,17 @@ def check_blur(sigma: float, count: int, size: int = 128) -> dict:
 def heldout_samples(count: int, size: int) -> list:
     """The first `count` held-out world clips (seed HELDOUT_SEED, 2 s at `size`x`size`): what every check scores."""
     from openreel.eval.suite import HELDOUT_SEED
+
+    return world_samples(HELDOUT_SEED, count, size)
+
+
+def world_samples(seed: int, count: int, size: int) -> list:
+    """World stream `seed`'s first `count` clips, 2 s at `size`x`size`: the scenes of a suite's prompts."""
     from openreel.world.dataset import make_sample
     from openreel.world.sampler import SceneDist
 
     dist = SceneDist(size=size, seconds={2.0: 1.0})
-    return [make_sample(HELDOUT_SEED, i, dist) for i in range(count)]
+    return [make_sample(seed, i, dist) for i in range(count)]
 
 
 def check_reconstructions(reconstruct, count: int, size: int = 128) -> dict:
@@ -239,11 +246,15 @@ def check_renoise(model_dir: Path, count: int) -> dict:
                                           for k, row in renoise_scores(model, samples).items()}}
 
 
-def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: float = 5.0) -> dict:
-    """Generate held-out suite prompts and score them: overall pass rate and per check."""
-
+def check_generation(model_dir: Path, count: int, steps: int = 10, guidance: float = 5.0,
+                     suite: str = "heldout") -> dict:
+    """Generate `suite`'s first `count` prompts (as `openreel eval` does) and score them: pass rate,
+    per check, and the share of object-frames whose asked-for shape the generated object reads as
+    (`frame_shape` against the scene the prompt came from: read where that scene shows the object
+    whole, so it also counts an object drawn in the wrong place as long as its colour's blob reads)."""
+    from openreel.eval.frame_shape import frame_shapes, shape_accuracy
     from openreel.eval.score import CHECKS, score_clip
-    from openreel.eval.suite import heldout_prompts
+    from openreel.eval.suite import SUITES, suite_prompts
     from openreel.models.bundle import load_model
     from openreel.request import Settings
     from openreel.sampling.loop import sample_video
@@ -251,20 +262,23 @@ def check_generation(model_dir: Path, count: int, steps: int = 20, guidance: flo
 
     model = load_model(model_dir, device=device())
     d = model.defaults
-    passed, per_check = 0, {c: [] for c in CHECKS}
+    passed, per_check, shapes = 0, {c: [] for c in CHECKS}, []
     started = time.monotonic()
-    for item in heldout_prompts(count):
+    for item, sample in zip(suite_prompts(suite, count), world_samples(SUITES[suite], count, d.width)):
         s = Settings(prompt=item.prompt, negative_prompt="", width=d.width, height=d.height, frames=d.frames,
                      fps=d.fps, steps=steps, guidance=guidance, seed=item.seed, solver="unipc", shift=d.shift,
                      text_len=d.text_len)
-        score = score_clip(sample_video(model, s), parse_caption(item.prompt))
+        video = sample_video(model, s)  # (T, H, W, 3) uint8
+        score = score_clip(video, parse_caption(item.prompt))
         passed += score.passed
         for c in CHECKS:
             if (ok := score.check_passed(c)) is not None:
                 per_check[c].append(ok)
-    return {"prompts": count, "pass": passed / count, "steps": steps, "guidance": guidance,
+        shapes += frame_shapes(sample.frames[:len(video)], video, sample.scene)  # a model may make fewer frames
+    return {"suite": suite, "prompts": count, "pass": passed / count, "steps": steps, "guidance": guidance,
             "seconds_per_clip": (time.monotonic() - started) / count,
-            "per_check": {c: sum(v) / len(v) for c, v in per_check.items() if v}}
+            "per_check": {c: sum(v) / len(v) for c, v in per_check.items() if v},
+            "frame_shape": shape_accuracy(shapes)}
 
 
 def main() -> None:
@@ -286,6 +300,11 @@ def main() -> None:
                         help="only measure how much MODEL reads its prompt, on --check held-out clips")
     parser.add_argument("--check-renoise", type=Path, metavar="MODEL",
                         help="only score MODEL on --check held-out clips renoised to sigma 0.6..1 and denoised")
+    parser.add_argument("--check-generate", type=Path, metavar="MODEL",
+                        help="only generate --check prompts of --check-suite with MODEL and score them")
+    parser.add_argument("--check-suite", choices=["heldout", "seen"], default="heldout",
+                        help="the suite --check-generate draws its prompts from")
+    parser.add_argument("--check-steps", type=int, default=10, help="sampling steps of --check-generate")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
     parser.add_argument("--check-size", type=int, default=128, metavar="PX",
@@ -301,6 +320,10 @@ def main() -> None:
         return
     if args.check_renoise:
         print(json.dumps(check_renoise(args.check_renoise, args.check), indent=2))
+        return
+    if args.check_generate:
+        print(json.dumps(check_generation(args.check_generate, args.check, args.check_steps,
+                                          suite=args.check_suite), indent=2))
         return
     if args.check_blur is not None:
         if args.check_blur <= 0:

@@ -30,8 +30,8 @@ def test_presets_listed_and_tiny_is_small(capsys):
 
 
 def test_every_command_help_has_examples(capsys):
-    for args in (["generate"], ["model"], ["model", "create"], ["model", "deepen"], ["model", "info"],
-                 ["model", "presets"]):
+    for args in (["generate"], ["model"], ["model", "create"], ["model", "deepen"], ["model", "refine"],
+                 ["model", "info"], ["model", "presets"]):
         code, stdout, _ = invoke(capsys, *args, "--help")
         assert code == 0 and "Examples:" in stdout, args
     code, stdout, _ = invoke(capsys, "--help")
@@ -158,3 +158,46 @@ def test_deepen_rejects_bad_input(tmp_path, capsys, tiny_folder):
                           "--vae-blocks", str(blocks + 1))
     assert code == 2 and "encoder cannot grow in place" in err, err  # tiny is the Wan2.1 layout
     assert not (tmp_path / "d").exists()
+
+
+def test_refine_halves_the_vae_cell_exactly_and_keeps_the_tokens(tmp_path, capsys):
+    import torch.nn.functional as F
+
+    from openreel.generator import Generator
+    from openreel.models import load_model
+    from tests.conftest import TINY
+
+    src, out = tmp_path / "src", tmp_path / "fine"
+    assert invoke(capsys, "model", "create", "--preset", "tiny-ti2v", "--out", str(src), "--seed", "1")[0] == 0
+    code, stdout, _ = invoke(capsys, "model", "refine", str(src), "--out", str(out))
+    assert code == 0 and "VAE 16x → 8x, transformer patches (1, 2, 2) → (1, 4, 4)" in stdout, stdout
+    old, new = load_model(src), load_model(out)
+    assert new.vae.config.patch_size is None and new.spatial_multiple == old.spatial_multiple == 32
+    frames = torch.rand(1, 3, 5, 32, 32) * 2 - 1  # (B, C, T, H, W)
+    up = F.interpolate(frames, scale_factor=(1, 2, 2), mode="nearest")  # (1, 3, 5, 64, 64)
+    with torch.no_grad():
+        latents = new.vae.encode(frames).latent_dist.mode()  # (1, 48, 2, 4, 4): cells of 8 px
+        assert latents.shape[-2:] == (4, 4)
+        torch.testing.assert_close(latents, old.vae.encode(up).latent_dist.mode(), atol=1e-5, rtol=1e-5)
+        pooled = F.avg_pool3d(old.vae.decode(latents).sample, (1, 2, 2))  # (1, 3, 5, 32, 32)
+        decoded = new.vae.decode(latents).sample
+    clamped = F.max_pool3d((old.vae.decode(latents).sample.abs() >= 1).float(), (1, 2, 2)).bool()
+    assert clamped.float().mean() < 0.1  # the source clamps before pooling: compare where it did not
+    torch.testing.assert_close(decoded[~clamped], pooled[~clamped], atol=1e-5, rtol=1e-5)
+    # the transformer sees as many tokens, and on a grid of repeated cells computes what the source did
+    coarse = torch.randn(1, 48, 2, 4, 4)
+    fine = coarse.repeat_interleave(2, 3).repeat_interleave(2, 4)  # (1, 48, 2, 8, 8)
+    text = torch.randn(1, 7, old.transformer.config.text_dim)
+    t = torch.tensor([500.0])
+    with torch.no_grad():
+        a = old.transformer(coarse, t, text).sample.repeat_interleave(2, 3).repeat_interleave(2, 4)
+        b = new.transformer(fine, t, text).sample
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    video = Generator.from_pretrained(str(out)).generate("a red ball falls", seed=5, **(TINY | {"size": "32x32"}))
+    assert video.frames.shape[1:3] == (32, 32)
+
+
+def test_refine_rejects_a_vae_without_patchify(tmp_path, capsys, tiny_folder):
+    code, _, err = invoke(capsys, "model", "refine", str(tiny_folder), "--out", str(tmp_path / "r"))
+    assert code == 2 and "vae-grid" in err and "no pixel patchify" in err, err
+    assert not (tmp_path / "r").exists()

@@ -27,6 +27,7 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["vae"]["clips"] == 1 and report["vae"]["original_pass"] == 1.0  # the evaluator reads the originals
     assert report["generation"]["prompts"] == 1 and "present" in report["generation"]["per_check"]
+    assert report["generation"]["frame_shape"]["object_frames"] > 0  # generated shapes read frame by frame
     gains = report["text"]["per_sigma"]  # how much it reads the prompt: right vs shuffled captions
     assert report["text"]["clips"] == 2 and set(gains) == {"0.5", "0.8", "0.95", "1.0"}
     assert all(abs(row["gain"] - (row["shuffled"] - row["right"])) < 2e-5 for row in gains.values())  # rounded
@@ -68,6 +69,15 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     scores = json.loads(res.stdout)
     assert scores["clips"] == 3 and all(row["right"] > 0 for row in scores["per_sigma"].values())
+
+    # Generate and score alone, on the scenes the transformer trained on (the seen suite).
+    cmd = [sys.executable, str(SCRIPT), "--check-generate", str(again / "model"), "--check", "2",
+           "--check-suite", "seen", "--check-steps", "2"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    scores = json.loads(res.stdout)
+    assert scores["suite"] == "seen" and scores["prompts"] == 2 and scores["steps"] == 2
+    assert scores["frame_shape"]["object_frames"] > 0 and 0 <= scores["frame_shape"]["correct"] <= 1
 
 
 def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():

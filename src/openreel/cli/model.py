@@ -137,6 +137,39 @@ def deepen(source: Path, out: Path, factor: int | None, vae_blocks: int | None, 
     click.echo(f"wrote {out}: {', '.join(said)}, same output")
 
 
+@model.command("refine")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")
+@click.option("-f", "--force", is_flag=True, help="replace the folder if it exists")
+def refine(source: Path, out: Path, force: bool) -> None:
+    """Copy a model folder with a latent grid twice as fine: a 2x2-patchify VAE (16x) becomes 8x.
+
+    The VAE drops its pixel patchify and computes exactly what the source VAE computes on frames
+    upsampled 2x, pooled back, so it starts where the source stands at twice the size. The
+    transformer reads 2x2-wider patches, so it sees as many tokens as before; it starts from the
+    source's weights but must be trained on the new latents (`openreel train t2v`), as the VAE
+    may be (`openreel train vae`, which also re-measures the latent statistics).
+
+    \b
+    Examples:
+      openreel model refine models/default-t2v --out models/fine8
+      openreel train vae --config configs/default/1-vae.toml --set model.base='"models/fine8"'
+    """
+    from openreel.models import load_model, save_model
+    from openreel.models.transformer_grow import widen_patches
+    from openreel.models.vae_rebuild import unpatchify_vae
+
+    model = load_model(source)
+    before = (model.vae.config.scale_factor_spatial, tuple(model.transformer.config.patch_size))
+    model.vae = unpatchify_vae(model.vae)
+    model.transformer = widen_patches(model.transformer, 2)
+    model.spec = model.spec.model_copy(update={"name": out.name})
+    save_model(model, out, overwrite=force)
+    after = (model.vae.config.scale_factor_spatial, tuple(model.transformer.config.patch_size))
+    click.echo(f"wrote {out}: VAE {before[0]}x → {after[0]}x, transformer patches {before[1]} → {after[1]}, "
+               f"{model.spatial_multiple}-px size multiple as before")
+
+
 @model.command("info")
 @click.argument("name_or_path")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")

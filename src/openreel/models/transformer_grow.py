@@ -41,3 +41,31 @@ def deepen_transformer(source: WanTransformer3DModel, factor: int = 2) -> WanTra
             state[f"blocks.{int(index) * factor + copy}.{rest}"] = torch.zeros_like(value) if silent else value
     deeper.load_state_dict(state, strict=True)
     return deeper.eval()
+
+
+def widen_patches(source: WanTransformer3DModel, factor: int = 2) -> WanTransformer3DModel:
+    """`source` reading patches `factor` times wider and taller, for a latent grid `factor` times
+    finer (`vae_rebuild.unpatchify_vae`), so it sees as many tokens as before.
+
+    Each patch is embedded as the mean of its cells and the output is written to every cell of it:
+    on a grid whose cells each repeat over a patch, this computes what `source` computes on the
+    coarse grid. A finer VAE's latents are not such a grid (its cells differ), so this is a warm
+    start for training on them, not the same model: every weight but the two patch layers is kept.
+    """
+    if not 2 <= factor <= MAX_FACTOR:
+        raise InvalidInput("factor", f"must be 2 to {MAX_FACTOR}, got {factor}")
+    pt, ph, pw = source.config.patch_size
+    patch = (pt, ph * factor, pw * factor)
+    wider = WanTransformer3DModel.from_config(source.config, patch_size=patch)
+    wider.to(dtype=source.dtype)
+    state = source.state_dict()
+    w = state["patch_embedding.weight"]  # (D, C, pt, ph, pw)
+    state["patch_embedding.weight"] = w.repeat_interleave(factor, 3).repeat_interleave(factor, 4) / factor**2
+    # proj_out's rows are (sub-position, channel), channel fastest; sub-positions (t, h, w), w fastest
+    w, b = state["proj_out.weight"], state["proj_out.bias"]  # (pt*ph*pw * C, D), (pt*ph*pw * C,)
+    channels = source.config.out_channels
+    rows = torch.arange(w.shape[0]).view(pt, ph, pw, channels)
+    rows = rows.repeat_interleave(factor, 1).repeat_interleave(factor, 2).reshape(-1)
+    state["proj_out.weight"], state["proj_out.bias"] = w[rows], b[rows]
+    wider.load_state_dict(state, strict=True)
+    return wider.eval()

@@ -100,3 +100,34 @@ def _residual_block(part: torch.nn.Module, key: str) -> WanResidualBlock | None:
         if isinstance(module, WanResidualBlock):
             return module
     return None
+
+
+def unpatchify_vae(source: AutoencoderKLWan) -> AutoencoderKLWan:
+    """`source` without its pixel patchify (Wan2.2's 2x2): a latent grid twice as fine (16x → 8x).
+
+    It computes exactly what `source` does on frames upsampled 2x (nearest) and average-pooled back
+    (up to the final clamp to [-1, 1], which `source` applies before the pooling): a patchified
+    nearest-upsampled pixel is one pixel repeated in every sub-position channel, so the first
+    convolution's weights summed over those channels read the plain frame; the last convolution's
+    outputs averaged over them are the pooled frame. So the finer VAE starts as good as `source` is
+    at twice the size (on the shapes world: better at small objects; MODEL_CARD.md) and trains from there.
+    """
+    p = source.config.patch_size
+    if not p or p == 1:
+        raise InvalidInput("vae-grid", "this VAE has no pixel patchify to drop (patch_size is unset); "
+                                       "a Wan2.2-style VAE such as the shapes preset's has one")
+    colours = source.config.in_channels // p**2
+    vae, _ = rebuild_vae(source, {"patch_size": None, "in_channels": colours, "out_channels": colours,
+                                  "scale_factor_spatial": source.config.scale_factor_spatial // p})
+    enc, dec = source.encoder.state_dict(), source.decoder.state_dict()
+    # patchify orders channels (colour, sub-position): colour is the outer index
+    w = enc["conv_in.weight"]  # (D, colours * p * p, kt, kh, kw)
+    enc["conv_in.weight"] = w.view(w.shape[0], colours, p * p, *w.shape[2:]).sum(2)
+    w, b = dec["conv_out.weight"], dec["conv_out.bias"]  # (colours * p * p, D, kt, kh, kw), (colours * p * p,)
+    dec["conv_out.weight"] = w.view(colours, p * p, *w.shape[1:]).mean(1)
+    dec["conv_out.bias"] = b.view(colours, p * p).mean(1)
+    vae.encoder.load_state_dict(enc)
+    vae.decoder.load_state_dict(dec)
+    for part in ("quant_conv", "post_quant_conv"):
+        getattr(vae, part).load_state_dict(getattr(source, part).state_dict())
+    return vae.to(source.dtype).eval()
