@@ -110,7 +110,8 @@ def unpatchify_vae(source: AutoencoderKLWan) -> AutoencoderKLWan:
     nearest-upsampled pixel is one pixel repeated in every sub-position channel, so the first
     convolution's weights summed over those channels read the plain frame; the last convolution's
     outputs averaged over them are the pooled frame. So the finer VAE starts as good as `source` is
-    at twice the size (on the shapes world: better at small objects; MODEL_CARD.md) and trains from there.
+    at twice the size (on the shapes world: far more object shapes kept at 128x128; MODEL_CARD.md) and
+    trains from there.
     """
     p = source.config.patch_size
     if not p or p == 1:
