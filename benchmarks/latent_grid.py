@@ -21,8 +21,7 @@ from pathlib import Path
 from openreel import Generator
 from openreel.generator import DEFAULT_MODEL_DIR
 from openreel.models import load_model, save_model
-from openreel.models.transformer_grow import widen_patches
-from openreel.models.vae_rebuild import unpatchify_vae
+from openreel.models.vae_rebuild import refine_model
 
 try:
     from generate import PROMPT, machine
@@ -31,9 +30,7 @@ except ImportError:
 
 
 def refined(folder: Path) -> Path:
-    model = load_model(DEFAULT_MODEL_DIR)
-    model.vae, model.transformer = unpatchify_vae(model.vae), widen_patches(model.transformer, 2)
-    return save_model(model, folder)
+    return save_model(refine_model(load_model(DEFAULT_MODEL_DIR)), folder)
 
 
 def main() -> None:

@@ -156,13 +156,11 @@ def refine(source: Path, out: Path, force: bool) -> None:
       openreel train vae --config configs/default/1-vae.toml --set model.base='"models/fine8"'
     """
     from openreel.models import load_model, save_model
-    from openreel.models.transformer_grow import widen_patches
-    from openreel.models.vae_rebuild import unpatchify_vae
+    from openreel.models.vae_rebuild import refine_model
 
     model = load_model(source)
     before = (model.vae.config.scale_factor_spatial, tuple(model.transformer.config.patch_size))
-    model.vae = unpatchify_vae(model.vae)
-    model.transformer = widen_patches(model.transformer, 2)
+    model = refine_model(model)
     model.spec = model.spec.model_copy(update={"name": out.name})
     save_model(model, out, overwrite=force)
     after = (model.vae.config.scale_factor_spatial, tuple(model.transformer.config.patch_size))

@@ -19,6 +19,7 @@ from diffusers import AutoencoderKLWan
 from diffusers.models.autoencoders.autoencoder_kl_wan import WanResidualBlock
 
 from openreel.errors import InvalidInput
+from openreel.models.bundle import VideoModel
 
 # Parts copied whole or not at all: a half-copied decoder (a bias that happens to keep its shape)
 # would be neither the trained one nor a clean random init.
@@ -127,8 +128,18 @@ def unpatchify_vae(source: AutoencoderKLWan) -> AutoencoderKLWan:
     w, b = dec["conv_out.weight"], dec["conv_out.bias"]  # (colours * p * p, D, kt, kh, kw), (colours * p * p,)
     dec["conv_out.weight"] = w.view(colours, p * p, *w.shape[1:]).mean(1)
     dec["conv_out.bias"] = b.view(colours, p * p).mean(1)
-    vae.encoder.load_state_dict(enc)
+    vae.encoder.load_state_dict(enc)  # rebuild_vae kept quant_conv and post_quant_conv: their shapes hold
     vae.decoder.load_state_dict(dec)
-    for part in ("quant_conv", "post_quant_conv"):
-        getattr(vae, part).load_state_dict(getattr(source, part).state_dict())
     return vae.to(source.dtype).eval()
+
+
+def refine_model(model: VideoModel) -> VideoModel:
+    """`model` on a latent grid as much finer as its VAE's patchify is wide: the VAE without it
+    (`unpatchify_vae`) and the transformer on patches that much wider (`widen_patches`), so the
+    token count and the pixel size multiple stay. The caller names the result (`model.spec`)."""
+    from openreel.models.transformer_grow import widen_patches
+
+    factor = model.vae.config.patch_size
+    model.vae = unpatchify_vae(model.vae)  # refuses a VAE without a patchify before anything changes
+    model.transformer = widen_patches(model.transformer, factor)
+    return model
