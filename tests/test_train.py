@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from openreel.errors import InvalidInput
 from openreel.train.checkpoint import list_checkpoints, replica_digests
 from openreel.train.config import load_config
-from openreel.train.loop import train
+from openreel.train.loop import EMA, train
 
 TINY_RUN = [
     "model.base=tiny",
@@ -103,6 +103,29 @@ def test_resume_is_exact(tmp_path):
     )
     last = json.loads((resumed / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 12 and last["lr"] == pytest.approx(3e-3)
+
+
+def test_resumed_ema_follows_its_parameters_device():
+    # A resumed run on a GPU crashed in its first EMA update: the saved averages came back on the CPU.
+    # The "meta" device stands in for the GPU here.
+    p = torch.nn.Parameter(torch.zeros(3, device="meta"))
+    ema = EMA({"w": p}, decay=0.9)
+    ema.load({"w": torch.ones(3, dtype=torch.float16)}, {"w": p})
+    assert ema.shadow["w"].device == p.device and ema.shadow["w"].dtype == torch.float32
+    ema.update({"w": p})
+
+
+def test_full_training_from_an_fp16_folder_keeps_fp32_weights(tmp_path):
+    # The shipped model is stored in fp16; training it further must not run AdamW on fp16 weights.
+    from openreel.models.bundle import build_preset, save_model
+
+    base = save_model(build_preset("tiny").to("cpu", torch.float16), tmp_path / "fp16")
+    out = tmp_path / "run"
+    cfg = load_config(None, TINY_RUN[1:] + [f'model.base="{base}"', "model.train_text_encoder=true",
+                                            f'run.out="{out}"', "run.steps=2"])
+    train("t2v", cfg, show_progress=False)
+    assert {t.dtype for t in load_file(out / "last" / "weights.safetensors").values()} == {torch.float32}
+    assert np.isfinite(losses(out)).all()
 
 
 def test_time_budget_checkpoints_and_stops(tmp_path):
@@ -332,6 +355,37 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
             load_config(None, common + ["data.width=32", "data.height=32", f'data.cache="{tmp_path / "cache"}"']),
             show_progress=False,
         )
+
+
+def test_world_cache_renders_encodes_and_trains_like_the_live_world(tmp_path):
+    """World clips cached without video files: the same latents, captions and training as rendering each step."""
+    from openreel.train.cache import CachedClips, build_cache
+    from openreel.train.data import WorldSource
+    from openreel.train.loop import load_base
+
+    common = TINY_RUN[:4] + ["data.limit=3", "run.batch_size=2", "run.log_every=1", "run.steps=3"]
+    cfg = load_config(None, common)
+    model = load_base(cfg, torch.device("cpu"))
+    build_cache(model, cfg, tmp_path / "cache", batch_size=2)
+    cache, world = CachedClips(tmp_path / "cache", model, cfg), WorldSource(cfg.data)
+    clip = world.clip(2)
+    assert cache.captions(2) == clip.captions and len(cache) == 3
+    with torch.no_grad():
+        mean = model.vae.encode(clip.frames[None].float().div(127.5).sub(1)).latent_dist.mean[0]
+    assert torch.allclose(cache.load(2)["mean"], mean, atol=1e-5)
+
+    def run(name, overrides):  # trains into tmp_path/name and returns its losses
+        train("t2v", load_config(None, overrides + [f'run.out="{tmp_path / name}"']), show_progress=False)
+        return losses(tmp_path / name)
+
+    cached = [f'data.cache="{tmp_path / "cache"}"']
+    assert np.allclose(run("live", common), run("cached", common + cached), rtol=1e-4)
+    joint = common + ["model.train_text_encoder=true"]  # captions read live from the cache's caption text
+    assert np.allclose(run("live-te", joint), run("cached-te", joint + cached), rtol=1e-4)
+    with pytest.raises(InvalidInput, match="made for other world_seed"):
+        train("t2v", load_config(None, common + cached + ["data.seed=5"]), show_progress=False)
+    with pytest.raises(InvalidInput, match="data.limit"):
+        build_cache(model, load_config(None, TINY_RUN[:4]), tmp_path / "endless")
 
 
 def test_prefix_conditioning_keeps_first_frames_clean():

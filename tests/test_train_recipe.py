@@ -21,7 +21,7 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
             "data.workers=0", "vae.stats_batches=1", "optim.warmup_steps=2"]
     args = [a for s in sets for a in ("--set", s)]
     cmd = [sys.executable, str(SCRIPT), "--minutes", "0.3", "--out", str(tmp_path), "--check", "1"]
-    cmd += ["--probe-steps", "4", "--t2v-cache", "4"]  # the transformer from 4 rendered, cached clips
+    cmd += ["--probe-steps", "4", "--t2v-cache", "4"]  # the transformer from 4 world clips, cached
     res = subprocess.run(cmd + args, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
@@ -39,7 +39,7 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
         planned = json.loads((tmp_path / stage / "config.json").read_text())["config"]["run"]
         assert planned["max_minutes"] is not None and state["step"] <= planned["steps"]
     t2v = json.loads((tmp_path / "t2v" / "config.json").read_text())["config"]["data"]
-    assert t2v["source"] == "folder" and t2v["cache"] and (tmp_path / "t2v-cache" / "cache.json").is_file()
+    assert t2v["source"] == "world" and t2v["limit"] == 4 and (tmp_path / "t2v-cache" / "cache.json").is_file()
     model = load_model(tmp_path / "model-fp16", device="cpu")
     assert model.spec.name == "openreel-shapes-v1" and (model.defaults.width, model.defaults.frames) == (64, 9)
     fp16 = load_model(tmp_path / "model-fp16", device="cpu", dtype=None)
@@ -55,6 +55,15 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     kept = load_model(tmp_path / "vae-model", device="cpu").vae.state_dict()
     used = load_model(again / "model", device="cpu").vae.state_dict()
     assert all(torch.equal(kept[k], used[k]) for k in kept)
+
+    # Continue a whole model's transformer and text encoder (--t2v-from, e.g. a refined model) on its own VAE.
+    more = tmp_path / "more"
+    cmd = [sys.executable, str(SCRIPT), "--minutes", "0.05", "--out", str(more), "--check", "1", "--probe-steps", "2",
+           "--t2v-from", str(again / "model")]
+    res = subprocess.run(cmd + args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((more / "t2v" / "config.json").read_text())["config"]["model"]["base"] == str(again / "model")
+    assert not (more / "vae").exists() and (more / "model" / "transformer").is_dir()
 
     # Score a VAE alone (what a session continuing the VAE compares against the kept one).
     cmd = [sys.executable, str(SCRIPT), "--check-vae", str(tmp_path / "vae-model"), "--check", "1"]

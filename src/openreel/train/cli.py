@@ -113,7 +113,8 @@ def train_lora(base, data, rank, config, overrides, resume, out, steps, quiet) -
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
               help="clips per VAE call (clips are decoded by data.workers processes)")
 def train_cache(config, overrides, out: Path, batch_size: int) -> None:
-    """Encode a folder dataset once: VAE latents, and caption embeddings unless the text encoder trains.
+    """Encode a folder dataset, or N shapes-world clips, once: VAE latents, and caption embeddings
+    unless the text encoder trains.
 
     Then train with `--set data.cache=<folder>`; the cache is checked against the model and data
     settings before use.
@@ -123,6 +124,8 @@ def train_cache(config, overrides, out: Path, batch_size: int) -> None:
       openreel train cache --config configs/lora-wan.toml --out cache/my_clips
       openreel train cache --config configs/default/2-t2v.toml --set data.source=folder \\
           --set data.path=data/shapes-128 --out data/cache-128 --batch-size 64
+      openreel train cache --config configs/default/2-t2v.toml --set data.limit=20000 \\
+          --out data/world-cache --batch-size 64        # world clips 0..19999 of stream data.seed, rendered
       openreel train lora --model /models/Wan2.1-T2V-1.3B-Diffusers --data my_clips/ --set data.cache=cache/my_clips
     """
     import torch

@@ -284,7 +284,8 @@ class TrainSamples(torch.utils.data.Dataset):
             item["foreground"] = tensors["foreground"]
         choice = pick_caption(self.cache.counts(index), self.cfg, self.seed, key)
         if self.cache.live_text:  # the text encoder is training: hand over the caption itself
-            item["caption"] = "" if choice is None else self.source.entries[index]["captions"][choice[0]][choice[1]]
+            texts = self.cache.captions(index) or self.source.entries[index]["captions"]  # older caches: the folder's
+            item["caption"] = "" if choice is None else texts[choice[0]][choice[1]]
         else:
             item["context"] = pad(tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"], self.text_len)
         return item

@@ -45,6 +45,13 @@ class EMA:
             self.shadow[n].lerp_(p.detach().float(), 1 - self.decay)
 
     @torch.no_grad()
+    def load(self, shadow: dict[str, torch.Tensor], named: dict[str, torch.nn.Parameter]) -> None:
+        """Take saved averages onto each parameter's device: safetensors loads them to the CPU, and a
+        resumed GPU run's first update would mix devices."""
+        for n, p in named.items():
+            self.shadow[n] = shadow[n].to(p.device, torch.float32)
+
+    @torch.no_grad()
     def swap(self, named: dict[str, torch.nn.Parameter]) -> None:
         """Exchange live and EMA weights (call twice to restore)."""
         for n, p in named.items():
@@ -67,6 +74,8 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
     if kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
     model = load_base(cfg, device)
+    if kind != "lora":  # full training keeps fp32 weights (AdamW on fp16 ones drops small updates), so a
+        model = model.to(device, torch.float32)  # folder stored in fp16, like the shipped model, is a base too
     check_crop(kind, cfg, model.spatial_multiple)
     for module in model.modules().values():
         module.requires_grad_(False)
@@ -377,7 +386,7 @@ def restore(run: Run, ema: EMA, optimizer, path: Path, rank: int) -> dict:
     with torch.no_grad():
         for n, p in run.named.items():
             p.copy_(weights[n])
-            ema.shadow[n] = shadow[n].float().clone()
+    ema.load(shadow, run.named)
     return ckpt.load_training_state(path, optimizer, rank)
 
 
