@@ -126,6 +126,16 @@ def test_full_training_from_an_fp16_folder_keeps_fp32_weights(tmp_path):
     train("t2v", cfg, show_progress=False)
     assert {t.dtype for t in load_file(out / "last" / "weights.safetensors").values()} == {torch.float32}
     assert np.isfinite(losses(out)).all()
+    # A frozen fp16 text encoder stays as stored, so a cache built from the folder matches the run.
+    from openreel.train.cache import build_cache
+    from openreel.train.loop import load_base
+
+    frozen = load_config(None, TINY_RUN[1:] + [f'model.base="{base}"', "data.limit=2", f'run.out="{out}-cached"',
+                                               "run.steps=2"])
+    build_cache(load_base(frozen, torch.device("cpu")), frozen, tmp_path / "cache")
+    train("t2v", frozen.model_copy(update={"data": frozen.data.model_copy(update={"cache": str(tmp_path / "cache")})}),
+          show_progress=False)
+    assert np.isfinite(losses(tmp_path / "run-cached")).all()
 
 
 def test_time_budget_checkpoints_and_stops(tmp_path):
@@ -338,6 +348,10 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
     build_cache(load_base(joint_cfg, torch.device("cpu")), joint_cfg, tmp_path / "latents", batch_size=2)
     assert set(load_file(tmp_path / "latents" / "clips" / "000000.safetensors")) == {"mean", "foreground"}
     assert np.allclose(live_te, run("latents-te", joint, "latents"), rtol=1e-4)
+    info = json.loads((tmp_path / "latents" / "cache.json").read_text())
+    del info["caption_text"]  # as a cache made before caption text was kept: captions from the folder
+    (tmp_path / "latents" / "cache.json").write_text(json.dumps(info))
+    assert np.allclose(live_te, run("older-te", joint, "latents"), rtol=1e-4)
     with pytest.raises(InvalidInput, match="holds latents only"):
         train("t2v", load_config(None, common + [f'data.cache="{tmp_path / "latents"}"']), show_progress=False)
     # Object-weighted flow loss: the cached masks equal the ones computed from the frames.
@@ -382,7 +396,7 @@ def test_world_cache_renders_encodes_and_trains_like_the_live_world(tmp_path):
     assert np.allclose(run("live", common), run("cached", common + cached), rtol=1e-4)
     joint = common + ["model.train_text_encoder=true"]  # captions read live from the cache's caption text
     assert np.allclose(run("live-te", joint), run("cached-te", joint + cached), rtol=1e-4)
-    with pytest.raises(InvalidInput, match="made for other world_seed"):
+    with pytest.raises(InvalidInput, match=r"made for other seed \(0; this run: 5\)"):
         train("t2v", load_config(None, common + cached + ["data.seed=5"]), show_progress=False)
     with pytest.raises(InvalidInput, match="data.limit"):
         build_cache(model, load_config(None, TINY_RUN[:4]), tmp_path / "endless")

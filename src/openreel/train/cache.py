@@ -29,6 +29,7 @@ from openreel.text.encode import encode_prompts
 from openreel.train.config import TrainConfig
 from openreel.train.data import bucket_groups, make_source, to_model_range
 from openreel.train.objective import latent_foreground
+from openreel.world import vocab
 
 EMPTY = "text.empty"  # the "" embedding, used for caption dropout
 
@@ -39,8 +40,8 @@ def cache_key(model, cfg: TrainConfig) -> dict:
            "text_encoder_sha256": tensors_hash({"text_encoder": model.text_encoder}),
            "text_len": model.defaults.text_len, "path": str(Path(d.path).resolve()) if d.path else None,
            "width": d.width, "height": d.height, "frames": d.frames, "fps": d.fps, "limit": d.limit}
-    if d.source == "world":  # the stream's seed is its content (folder caches made earlier lack the key)
-        key["world_seed"] = d.seed
+    if d.source == "world":  # the stream's seed and the world's spec are its content
+        key.update(source="world", seed=d.seed, world_version=vocab.SPEC_VERSION)
     return key
 
 
@@ -140,7 +141,9 @@ class CachedClips:
         expected = cache_key(model, cfg)
         if self.live_text:
             expected = {k: v for k, v in expected.items() if k not in ("text_encoder_sha256", "text_len")}
-        stale = [k for k, v in expected.items() if self.info.get(k) != v]
+        made = {"source": "folder", **self.info}  # a cache without "source" holds a folder dataset
+        expected.setdefault("source", "folder")
+        stale = [f"{k} ({made.get(k)!r}; this run: {v!r})" for k, v in expected.items() if made.get(k) != v]
         if stale:
             raise InvalidInput("data.cache", f"{self.folder} was made for other {', '.join(stale)}; rebuild it")
         if not self.live_text and not self.info.get("text", True):

@@ -111,7 +111,7 @@ def train_lora(base, data, rank, config, overrides, resume, out, steps, quiet) -
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="override a config key")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="cache folder to write")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
-              help="clips per VAE call (clips are decoded by data.workers processes)")
+              help="clips per VAE call (clips are decoded or rendered by data.workers processes)")
 def train_cache(config, overrides, out: Path, batch_size: int) -> None:
     """Encode a folder dataset, or N shapes-world clips, once: VAE latents, and caption embeddings
     unless the text encoder trains.

@@ -44,7 +44,7 @@ class DataSection(Section):
     # Draw noise, σ and caption from the clip index instead of the sample position, so every epoch
     # sees the same noisy inputs: the classic "overfit a few examples" check of a training setup.
     fixed_noise: bool = False
-    cache: str | None = Field(None, description="latent + text cache from `openreel train cache` (folder data)")
+    cache: str | None = Field(None, description="latents (+ text) from `openreel train cache`: folder or world data")
     workers: int = Field(0, ge=0)
     # VAE training only: a random crop x crop window of each clip (same window in every frame). The VAE
     # is convolutional, so it trains on windows and runs on whole frames; a window costs a fraction of

@@ -284,7 +284,9 @@ class TrainSamples(torch.utils.data.Dataset):
             item["foreground"] = tensors["foreground"]
         choice = pick_caption(self.cache.counts(index), self.cfg, self.seed, key)
         if self.cache.live_text:  # the text encoder is training: hand over the caption itself
-            texts = self.cache.captions(index) or self.source.entries[index]["captions"]  # older caches: the folder's
+            texts = self.cache.captions(index)
+            if texts is None:  # a cache made before caption text was kept: the folder's metadata has it
+                texts = self.source.entries[index]["captions"]
             item["caption"] = "" if choice is None else texts[choice[0]][choice[1]]
         else:
             item["context"] = pad(tensors[EMPTY if choice is None else f"text.{choice[0]}.{choice[1]}"], self.text_len)

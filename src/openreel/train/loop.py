@@ -74,8 +74,6 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
     if kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
     model = load_base(cfg, device)
-    if kind != "lora":  # full training keeps fp32 weights (AdamW on fp16 ones drops small updates), so a
-        model = model.to(device, torch.float32)  # folder stored in fp16, like the shipped model, is a base too
     check_crop(kind, cfg, model.spatial_multiple)
     for module in model.modules().values():
         module.requires_grad_(False)
@@ -90,8 +88,8 @@ def build_run(kind: str, cfg: TrainConfig, device: torch.device) -> Run:
         trainable = {"transformer": model.transformer}
     for name, module in trainable.items():
         module.train()
-        if kind != "lora":
-            module.requires_grad_(True)
+        if kind != "lora":  # full training keeps fp32 weights (AdamW on fp16 ones drops small updates), so a
+            module.float().requires_grad_(True)  # folder stored in fp16, like the shipped model, is a base too
     if kind == "vae" and not cfg.vae.train_encoder:
         for part in (model.vae.encoder, model.vae.quant_conv):  # the latent space stays as it is
             part.requires_grad_(False)
