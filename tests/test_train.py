@@ -130,11 +130,10 @@ def test_full_training_from_an_fp16_folder_keeps_fp32_weights(tmp_path):
     from openreel.train.cache import build_cache
     from openreel.train.loop import load_base
 
-    frozen = load_config(None, TINY_RUN[1:] + [f'model.base="{base}"', "data.limit=2", f'run.out="{out}-cached"',
-                                               "run.steps=2"])
-    build_cache(load_base(frozen, torch.device("cpu")), frozen, tmp_path / "cache")
-    train("t2v", frozen.model_copy(update={"data": frozen.data.model_copy(update={"cache": str(tmp_path / "cache")})}),
-          show_progress=False)
+    frozen = TINY_RUN[1:] + [f'model.base="{base}"', "data.limit=2", f'run.out="{out}-cached"', "run.steps=2"]
+    frozen_cfg = load_config(None, frozen)
+    build_cache(load_base(frozen_cfg, torch.device("cpu")), frozen_cfg, tmp_path / "cache")
+    train("t2v", load_config(None, frozen + [f'data.cache="{tmp_path / "cache"}"']), show_progress=False)
     assert np.isfinite(losses(tmp_path / "run-cached")).all()
 
 
@@ -374,7 +373,7 @@ def test_cache_gives_the_same_training_as_encoding_on_the_fly(tmp_path, clips):
 def test_world_cache_renders_encodes_and_trains_like_the_live_world(tmp_path):
     """World clips cached without video files: the same latents, captions and training as rendering each step."""
     from openreel.train.cache import CachedClips, build_cache
-    from openreel.train.data import WorldSource
+    from openreel.train.data import WorldSource, to_model_range
     from openreel.train.loop import load_base
 
     common = TINY_RUN[:4] + ["data.limit=3", "run.batch_size=2", "run.log_every=1", "run.steps=3"]
@@ -385,7 +384,7 @@ def test_world_cache_renders_encodes_and_trains_like_the_live_world(tmp_path):
     clip = world.clip(2)
     assert cache.captions(2) == clip.captions and len(cache) == 3
     with torch.no_grad():
-        mean = model.vae.encode(clip.frames[None].float().div(127.5).sub(1)).latent_dist.mean[0]
+        mean = model.vae.encode(to_model_range(clip.frames[None])).latent_dist.mean[0]
     assert torch.allclose(cache.load(2)["mean"], mean, atol=1e-5)
 
     def run(name, overrides):  # trains into tmp_path/name and returns its losses

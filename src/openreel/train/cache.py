@@ -39,9 +39,10 @@ def cache_key(model, cfg: TrainConfig) -> dict:
     key = {"vae_sha256": tensors_hash({"vae": model.vae}),
            "text_encoder_sha256": tensors_hash({"text_encoder": model.text_encoder}),
            "text_len": model.defaults.text_len, "path": str(Path(d.path).resolve()) if d.path else None,
-           "width": d.width, "height": d.height, "frames": d.frames, "fps": d.fps, "limit": d.limit}
+           "width": d.width, "height": d.height, "frames": d.frames, "fps": d.fps, "limit": d.limit,
+           "source": d.source}
     if d.source == "world":  # the stream's seed and the world's spec are its content
-        key.update(source="world", seed=d.seed, world_version=vocab.SPEC_VERSION)
+        key.update(seed=d.seed, world_version=vocab.SPEC_VERSION)
     return key
 
 
@@ -142,7 +143,6 @@ class CachedClips:
         if self.live_text:
             expected = {k: v for k, v in expected.items() if k not in ("text_encoder_sha256", "text_len")}
         made = {"source": "folder", **self.info}  # a cache without "source" holds a folder dataset
-        expected.setdefault("source", "folder")
         stale = [f"{k} ({made.get(k)!r}; this run: {v!r})" for k, v in expected.items() if made.get(k) != v]
         if stale:
             raise InvalidInput("data.cache", f"{self.folder} was made for other {', '.join(stale)}; rebuild it")
