@@ -27,7 +27,7 @@ from openreel.provenance import stamp
 from openreel.provenance.policy import check_prompt_policy
 from openreel.record import GenerationRecord, ModelRef, PeakMemory, StageTimer, device_info
 from openreel.request import GenerationRequest, Limits, Settings, parse_request, resolve
-from openreel.sampling.loop import sample_video
+from openreel.sampling.loop import attention_scale, sample_video
 from openreel.text.encode import check_prompt
 from openreel.video.io import RECORD_KEY, contact_sheet, remux, write_gif, write_mp4, write_png
 
@@ -213,6 +213,7 @@ class Generator:
             model=ModelRef(id=self.model.spec.name, source=self.model.source, weights_sha256=self.weights_hash,
                            preset=self.model.spec.preset, lora=self.lora),
             settings=s,
+            attention_scale=attention_scale(self.model, s),
             device=device_info(device, self.model.transformer.dtype),
             timings_s=timings,
             memory=memory.read(),

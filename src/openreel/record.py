@@ -48,6 +48,7 @@ class GenerationRecord(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     model: ModelRef
     settings: Settings
+    attention_scale: float = 1.0  # self-attention logit scale of this clip (1: as trained; see models.attention)
     device: dict[str, str | int]
     timings_s: dict[str, float]
     memory: Memory

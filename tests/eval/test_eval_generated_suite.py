@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from openreel.eval.suite import HELDOUT_SEED, heldout_prompts
+from openreel.video.io import read_video
 from openreel.world.parse import parse_caption
 
 
@@ -36,13 +37,14 @@ def test_seen_suite_is_the_default_models_training_stream():
 def test_eval_model_generates_scores_and_resumes(tmp_path, tiny_folder):
     out, report = tmp_path / "videos", tmp_path / "eval.md"
     args = [sys.executable, "-m", "openreel", "eval", "--model", str(tiny_folder), "--count", "2", "--size", "32x32",
-            "--steps", "2", "--out", str(out), "--report", str(report)]
+            "--steps", "2", "--out", str(out), "--report", str(report), "--frames", "5"]
     first = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
     assert [r["lang"] for r in rows] == ["en", "zh"] and all((out / r["video"]).is_file() for r in rows)
     result = json.loads(report.with_suffix(".json").read_text())
     assert result["generation"]["count"] == 2 and result["generation"]["width"] == 32
+    assert result["generation"]["frames"] == 5 and len(read_video(out / rows[0]["video"]).frames) == 5  # not 33
     assert result["overall"]["total"] == 2 and "Generation time per video" in report.read_text()
     stamps = {r["video"]: (out / r["video"]).stat().st_mtime_ns for r in rows}
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -50,3 +52,7 @@ def test_eval_model_generates_scores_and_resumes(tmp_path, tiny_folder):
     assert stamps == {r["video"]: (out / r["video"]).stat().st_mtime_ns for r in rows}  # finished videos kept
     bad = subprocess.run(args[:5] + ["--videos", str(out)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "model" in bad.stderr
+    # Kept videos made with other settings are not mixed into this run's suite.
+    other = subprocess.run(args[:-2], capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and "out: " in other.stderr and "frames=5" in other.stderr, other.stderr
+    assert stamps == {r["video"]: (out / r["video"]).stat().st_mtime_ns for r in rows}

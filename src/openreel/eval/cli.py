@@ -81,6 +81,8 @@ from openreel.eval.suite import SUITES  # stdlib only: the help stays instant
     help="Where --model writes its videos (kept; reruns skip finished ones) [default: beside --report].",
 )
 @click.option("--size", default=None, help="WIDTHxHEIGHT for --model [default: the model's].")
+@click.option("--frames", type=click.IntRange(1), default=None,
+              help="Frames per video for --model (4n+1) [default: the model's]; longer clips than training's.")
 @click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Denoising steps for --model.")
 @click.option("--guidance", type=click.FloatRange(0, 50), default=None, help="Guidance scale for --model.")
 @click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
@@ -100,6 +102,7 @@ def eval_command(
     count,
     out_dir,
     size,
+    frames,
     steps,
     guidance,
     solver,
@@ -120,6 +123,7 @@ def eval_command(
       openreel eval --model default --suite heldout --report eval.md
       openreel eval --model default --suite seen --count 100 --steps 10
       openreel eval --model runs/t2v/export --count 40 --steps 10 --out /tmp/suite
+      openreel eval --model default --count 100 --frames 65 --report eval-4s.md
     """
     from openreel.eval.report import evaluate, sheets_folder, write_report
 
@@ -127,7 +131,9 @@ def eval_command(
     if model:
         if video or videos:
             raise InvalidInput("model", "--model generates its own videos; leave out VIDEO and --videos")
-        videos, scenes, preface, extra = _generate(model, suite, count, out_dir, report, size, steps, guidance, solver)
+        asked = dict(size=size, frames=frames, steps=steps, guidance=guidance, solver=solver)
+        settings = {k: v for k, v in asked.items() if v is not None}
+        videos, scenes, preface, extra = _generate(model, suite, count, out_dir, report, settings)
     if video and videos:
         raise InvalidInput("video", "give one VIDEO or --videos, not both")
     if video:
@@ -164,8 +170,9 @@ def eval_command(
         click.echo(f"report: {md} and {js}")
 
 
-def _generate(model, suite, count, out_dir, report, size, steps, guidance, solver):
-    """Generate the suite's videos with `model`; returns (videos, scenes, report preface, JSON extras)."""
+def _generate(model, suite, count, out_dir, report, settings: dict):
+    """Generate the suite's videos with `model` and the `settings` asked for (the rest: the model's
+    defaults); returns (videos, scenes, report preface, JSON extras)."""
     from openreel.eval.suite import generate_suite, suite_prompts, timing_summary
     from openreel.generator import Generator
 
@@ -173,9 +180,6 @@ def _generate(model, suite, count, out_dir, report, size, steps, guidance, solve
     if out_dir is None:
         out_dir = (Path(report).with_suffix("").as_posix() + "-videos") if report else f"eval-{suite}-videos"
     generator = Generator.from_pretrained(model)
-    settings = {
-        k: v for k, v in dict(size=size, steps=steps, guidance=guidance, solver=solver).items() if v is not None
-    }
     show = sys.stderr.isatty()
 
     def progress(n: int, total: int) -> None:

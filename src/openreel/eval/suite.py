@@ -14,7 +14,8 @@ The gap between the two suites tells a model that has not yet fit its data (both
 that does not generalise (seen passes, held-out fails).
 
 A suite folder is resumable: `<out>/<id>.mp4` that already exist are kept, so an interrupted run
-loses no finished video.
+loses no finished video. A kept video made by other weights or with other settings (size, frames,
+steps ...) is an error naming the setting, not a silent mix of two runs.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def generate_suite(generator, prompts: list[SuitePrompt], out: Path, settings: d
     rows = []
     for n, item in enumerate(prompts):
         video, record = out / f"{item.id}.mp4", out / f"{item.id}.json"
-        if not (video.is_file() and record.is_file()):
+        if video.is_file() and record.is_file():
+            check_kept(record, generator, generator.resolve(item.prompt, seed=item.seed, **settings))
+        else:
             result = generator.generate(item.prompt, seed=item.seed, **settings)
             result.save(video)
         seconds = json.loads(record.read_text(encoding="utf-8"))["timings_s"]["total"]
@@ -83,6 +86,20 @@ def generate_suite(generator, prompts: list[SuitePrompt], out: Path, settings: d
     meta = out / "metadata.jsonl"
     meta.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return meta
+
+
+KEPT_SETTINGS = ("width", "height", "frames", "fps", "steps", "guidance", "solver", "shift", "negative_prompt")
+
+
+def check_kept(record: Path, generator, wanted) -> None:
+    """A video kept from an earlier run must come from the same weights and settings as this run's."""
+    made = json.loads(record.read_text(encoding="utf-8"))
+    had = {"weights": made["model"]["weights_sha256"], **{k: made["settings"].get(k) for k in KEPT_SETTINGS}}
+    want = {"weights": generator.weights_hash, **{k: getattr(wanted, k) for k in KEPT_SETTINGS}}
+    for key in had:
+        if had[key] != want[key]:
+            raise InvalidInput("out", f"{record.with_suffix('.mp4')} was made with {key}={had[key]!r}, this run "
+                                      f"asks for {want[key]!r}: give another --out (or remove that folder)")
 
 
 def timing_summary(meta: Path) -> dict:

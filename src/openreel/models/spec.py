@@ -43,6 +43,9 @@ class ModelSpec(BaseModel):
     preset: str | None = None
     description: str = ""
     defaults: ModelDefaults = Field(default_factory=ModelDefaults)
+    # Sharper self-attention for clips with more tokens than the defaults' (openreel.models.attention):
+    # set per model, once measured on it; off for stock Wan folders, which keep diffusers' numbers.
+    attention_scaling: bool = False
 
 
 def read_spec(folder: Path) -> ModelSpec | None:

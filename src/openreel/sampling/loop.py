@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from openreel.models.attention import length_scale, scaled_self_attention
 from openreel.models.bundle import VideoModel
 from openreel.record import StageTimer
 from openreel.request import Settings
@@ -43,12 +44,14 @@ def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None
     generator = torch.Generator("cpu").manual_seed(s.seed)
     noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
 
-    # 3. Integrate dx/dσ = v from σ = 1 (noise) to σ = 0 (video latents).
+    # 3. Integrate dx/dσ = v from σ = 1 (noise) to σ = 0 (video latents); clips longer or larger than
+    #    the model's defaults get sharper self-attention where the model asks for it.
     on_stage("denoise")
     sigmas = check_sigmas(s.sigmas) if s.sigmas else flow_sigmas(s.steps, s.shift)
     batch_cfg = device.type != "cpu" if batch_cfg is None else batch_cfg
     velocity = guided_velocity(model, context, s.guidance, batch_cfg)
-    with timer.stage("denoise", device):
+    nets = (model.transformer, model.transformer_2)
+    with timer.stage("denoise", device), scaled_self_attention(nets, attention_scale(model, s)):
         latents = SOLVERS[s.solver](velocity, noise, sigmas.to(device), callback=on_step)
 
     # 4. Undo the latent normalisation and decode.
@@ -61,9 +64,30 @@ def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None
 
 
 def latent_shape(model: VideoModel, s: Settings) -> tuple[int, ...]:
+    return latent_grid(model, s.width, s.height, s.frames)
+
+
+def latent_grid(model: VideoModel, width: int, height: int, frames: int) -> tuple[int, ...]:
+    """(1, C, T', H', W'): the latents of one clip of `frames` frames at `width` x `height`."""
     spatial = model.vae.config.scale_factor_spatial
-    frames = (s.frames - 1) // model.temporal_stride + 1
-    return (1, model.transformer.config.in_channels, frames, s.height // spatial, s.width // spatial)
+    latent_frames = (frames - 1) // model.temporal_stride + 1
+    return (1, model.transformer.config.in_channels, latent_frames, height // spatial, width // spatial)
+
+
+def tokens(model: VideoModel, width: int, height: int, frames: int) -> int:
+    """Transformer tokens of a clip: latent frames x latent rows x latent columns, over the patch."""
+    _, _, t, h, w = latent_grid(model, width, height, frames)
+    pt, ph, pw = model.transformer.config.patch_size
+    return (t // pt) * (h // ph) * (w // pw)
+
+
+def attention_scale(model: VideoModel, s: Settings) -> float:
+    """Self-attention logit scale for this clip: 1 unless the model opts in (`attention_scaling`) and
+    the clip has more tokens than one at the model's default size and length."""
+    if not model.spec.attention_scaling:
+        return 1.0
+    d = model.defaults
+    return length_scale(tokens(model, s.width, s.height, s.frames), tokens(model, d.width, d.height, d.frames))
 
 
 def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, batch_cfg: bool) -> Velocity:

@@ -44,6 +44,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, *, ema: bool = True, 
                     f"{' (EMA)' if ema else ''}; base {cfg.model.base}",
         defaults=model.spec.defaults.model_copy(update={"width": cfg.data.width, "height": cfg.data.height,
                                                         "frames": cfg.data.frames, "fps": cfg.data.fps}),
+        attention_scaling=model.spec.attention_scaling,  # the base model's, as measured for it
     )
     return save_model(model, out, overwrite=force)
 
