@@ -93,9 +93,13 @@ KEPT_SETTINGS = ("width", "height", "frames", "fps", "steps", "guidance", "solve
 
 def check_kept(record: Path, generator, wanted) -> None:
     """A video kept from an earlier run must come from the same weights and settings as this run's."""
+    from openreel.sampling.loop import attention_scale
+
     made = json.loads(record.read_text(encoding="utf-8"))
-    had = {"weights": made["model"]["weights_sha256"], **{k: made["settings"].get(k) for k in KEPT_SETTINGS}}
-    want = {"weights": generator.weights_hash, **{k: getattr(wanted, k) for k in KEPT_SETTINGS}}
+    had = {"weights": made["model"]["weights_sha256"], "attention_scale": made.get("attention_scale", 1.0),
+           **{k: made["settings"].get(k) for k in KEPT_SETTINGS}}
+    want = {"weights": generator.weights_hash, "attention_scale": attention_scale(generator.model, wanted),
+            **{k: getattr(wanted, k) for k in KEPT_SETTINGS}}
     for key in had:
         if had[key] != want[key]:
             raise InvalidInput("out", f"{record.with_suffix('.mp4')} was made with {key}={had[key]!r}, this run "
