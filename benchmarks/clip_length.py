@@ -32,10 +32,15 @@ def summary(items: list[EvalItem], per_clip: bool = False) -> dict:
         "pass": report.overall.rate,
         "per_check": {k: round(v.rate, 4) for k, v in report.per_check.items() if v.total},
         "present_share": None if report.present_share is None else round(report.present_share, 4),
+        # the strict reading, per object: one blob in 90 % of frames (present); found, but split in two
+        "objects_present": round(report.objects_present.rate, 4) if report.objects_present.total else None,
+        "objects_split": report.objects_split,
     }
     if per_clip:  # for paired comparisons between suites of the same prompts and seeds
         out["present_share_by_clip"] = {i.id: [round(o.checks["present"].value or 0.0, 4) for o in i.score.objects]
                                         for i in items if i.score is not None}
+        out["present_by_clip"] = {i.id: [o.checks["present"].passed for o in i.score.objects]
+                                  for i in items if i.score is not None}
     return out
 
 
@@ -73,7 +78,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for s in results["suites"]:
-        whole = {k: v for k, v in s["whole"].items() if k != "present_share_by_clip"}
+        whole = {k: v for k, v in s["whole"].items() if not k.endswith("_by_clip")}
         print(s["folder"], s["frames"], s["seconds_per_clip_median"], "s", json.dumps(whole))
         for name, w in s["windows"].items():
             print("   ", name, json.dumps(w))

@@ -31,7 +31,7 @@ def test_presets_listed_and_tiny_is_small(capsys):
 
 def test_every_command_help_has_examples(capsys):
     for args in (["generate"], ["model"], ["model", "create"], ["model", "deepen"], ["model", "refine"],
-                 ["model", "info"], ["model", "presets"]):
+                 ["model", "sharpen"], ["model", "info"], ["model", "presets"]):
         code, stdout, _ = invoke(capsys, *args, "--help")
         assert code == 0 and "Examples:" in stdout, args
     code, stdout, _ = invoke(capsys, "--help")
@@ -201,3 +201,47 @@ def test_refine_rejects_a_vae_without_patchify(tmp_path, capsys, tiny_folder):
     code, _, err = invoke(capsys, "model", "refine", str(tiny_folder), "--out", str(tmp_path / "r"))
     assert code == 2 and "vae-grid" in err and "no pixel patchify" in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_sharpen_folds_the_factor_into_the_weights(tmp_path, capsys, tiny_folder):
+    from openreel.models import load_model
+    from openreel.models.attention import scaled_self_attention
+
+    out = tmp_path / "sharp"
+    code, stdout, _ = invoke(capsys, "model", "sharpen", str(tiny_folder), "--factor", "1.5", "--out", str(out))
+    assert code == 0 and "logits x1.5" in stdout, stdout
+    source, sharp = load_model(tiny_folder), load_model(out)
+    assert sharp.spec.name == "sharp"
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, source.transformer.config.in_channels, 3, 4, 4, generator=g)  # (B, C, T, H, W)
+    context = torch.randn(1, 8, source.transformer.config.text_dim, generator=g)
+    t = torch.tensor([500.0])
+
+    def velocity(net):
+        with torch.no_grad():
+            return net(hidden_states=x, timestep=t, encoder_hidden_states=context, return_dict=False)[0]
+
+    made, plain = velocity(sharp.transformer), velocity(source.transformer)
+    with scaled_self_attention([source.transformer], 1.5):  # an independent path to the same model
+        expected = velocity(source.transformer)
+    torch.testing.assert_close(made, expected, rtol=1e-4, atol=1e-5)
+    assert (made - plain).abs().max() > 1e-3
+
+
+def test_sharpen_scales_both_experts_and_rejects_bad_factors(tmp_path, capsys):
+    from openreel.models import load_model
+    from tests.conftest import official_pipeline
+
+    src, out = tmp_path / "a14b", tmp_path / "sharp"
+    official_pipeline("wan2.2-t2v-a14b").save_pretrained(src, safe_serialization=True)
+    assert invoke(capsys, "model", "sharpen", str(src), "--factor", "2", "--out", str(out))[0] == 0
+    before, after = load_model(src), load_model(out)
+    for net in ("transformer", "transformer_2"):
+        old, new = getattr(before, net).blocks[0].attn1, getattr(after, net).blocks[0].attn1
+        torch.testing.assert_close(new.norm_q.weight, old.norm_q.weight * 2)
+        assert torch.equal(new.norm_k.weight, old.norm_k.weight)
+        assert torch.equal(new.to_q.weight, old.to_q.weight)
+    for bad in ("0", "5"):
+        code, _, err = invoke(capsys, "model", "sharpen", str(src), "--factor", bad, "--out", str(tmp_path / "x"))
+        assert code == 2 and "factor" in err and "0.25 to 4" in err, err
+        assert not (tmp_path / "x").exists()

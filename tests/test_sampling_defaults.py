@@ -30,4 +30,7 @@ def test_grid_writes_one_scored_cell_per_setting_and_appends(tmp_path):
         assert 0 <= cell["pass_rate"] <= 1 and 0 <= cell["present_share"] <= 1
         assert "background" in cell["per_check"] or "present" in cell["per_check"]
         assert cell["seconds_per_clip_median"] > 0
-    assert data["prompts"] == 2 and data["model_defaults"]["solver"] == "unipc"
+    assert data["prompts"] == 2 and data["suite"] == "heldout" and data["model_defaults"]["solver"] == "unipc"
+    assert all(0 <= c["objects_present"] <= 1 and c["objects_split"] >= 0 for c in data["cells"])
+    result = bench("--guidance", "2", "--suite", "seen", "--append", "--out", str(out))  # other prompts: not mixed
+    assert result.returncode != 0 and "2 heldout prompts, not 2 seen" in result.stderr

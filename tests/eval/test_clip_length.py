@@ -32,6 +32,8 @@ def test_long_world_clips_score_whole_and_in_every_window(tmp_path):
     assert run.returncode == 0, run.stderr
     suite = json.loads(out.read_text())["suites"][0]
     assert suite["frames"] == [65] and suite["seconds_per_clip_median"] == 1.5 and suite["whole"]["pass"] == 1.0
+    assert suite["whole"]["objects_present"] == 1.0 and suite["whole"]["objects_split"] == 0
+    assert all(all(clip) for clip in suite["whole"]["present_by_clip"].values())
     assert list(suite["windows"]) == ["frames 0-32", "frames 32-64"]
     for window in suite["windows"].values():
         assert window["clips"] == 3 and window["present_share"] == 1.0

@@ -37,13 +37,14 @@ def test_seen_suite_is_the_default_models_training_stream():
 def test_eval_model_generates_scores_and_resumes(tmp_path, tiny_folder):
     out, report = tmp_path / "videos", tmp_path / "eval.md"
     args = [sys.executable, "-m", "openreel", "eval", "--model", str(tiny_folder), "--count", "2", "--size", "32x32",
-            "--steps", "2", "--out", str(out), "--report", str(report), "--frames", "5"]
+            "--steps", "2", "--shift", "5", "--out", str(out), "--report", str(report), "--frames", "5"]
     first = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
     assert [r["lang"] for r in rows] == ["en", "zh"] and all((out / r["video"]).is_file() for r in rows)
     result = json.loads(report.with_suffix(".json").read_text())
     assert result["generation"]["count"] == 2 and result["generation"]["width"] == 32
+    assert result["generation"]["shift"] == 5.0 and "shift 5" in report.read_text()
     assert result["generation"]["frames"] == 5 and len(read_video(out / rows[0]["video"]).frames) == 5  # not 33
     assert result["overall"]["total"] == 2 and "Generation time per video" in report.read_text()
     stamps = {r["video"]: (out / r["video"]).stat().st_mtime_ns for r in rows}

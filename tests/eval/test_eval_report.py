@@ -77,6 +77,22 @@ def test_present_share_gives_partial_credit_for_objects_in_some_frames(tmp_path)
     assert json.loads(js.read_text())["present_share"] == pytest.approx(report.present_share, abs=1e-4)
 
 
+def test_strict_present_per_object_counts_an_object_drawn_twice_as_split(tmp_path):
+    scene = sample_scene(np.random.default_rng([41, 0]), SceneDist(size=64, objects={1: 1.0}))
+    frames = render(scene, simulate(scene))  # (T, H, W, 3)
+    obj = (frames != frames[:, :1, :1]).any(-1, keepdims=True)  # (T, H, W, 1): off the background colour
+    twin = np.where(np.roll(obj, 32, axis=2), np.roll(frames, 32, axis=2), frames)  # a copy half a frame away
+    report = evaluate([EvalItem(id="gt", scene=scene.describe(), frames=frames),
+                       EvalItem(id="twin", scene=scene.describe(), frames=twin)])
+    assert report.present_share == 1.0  # the lenient reading: the colour is in every frame of both
+    assert (report.objects_present.passed, report.objects_present.total, report.objects_split) == (1, 2, 1)
+    md, js = write_report(report, tmp_path / "r.md")
+    assert "Drawn as one blob in 90 % of the frames (present, per object): 50.0% (1/2" in md.read_text()
+    assert "split in two: 1." in md.read_text()
+    saved = json.loads(js.read_text())
+    assert saved["objects_present"]["passed"] == 1 and saved["objects_split"] == 1
+
+
 def test_eval_cli_single_video_with_a_prompt(capsys, tmp_path):
     video = tmp_path / "one.mp4"
     code, _, _ = run(

@@ -168,6 +168,37 @@ def refine(source: Path, out: Path, force: bool) -> None:
                f"{model.spatial_multiple}-px size multiple as before")
 
 
+@model.command("sharpen")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder to write")
+@click.option("--factor", required=True, type=float, help="multiply self-attention logits by this (0.25 to 4)")
+@click.option("-f", "--force", is_flag=True, help="replace the folder if it exists")
+def sharpen(source: Path, out: Path, factor: float, force: bool) -> None:
+    """Copy a model folder whose self-attention logits are FACTOR times larger, at every clip size.
+
+    An under-trained model can attend too diffusely; a factor above 1 makes each query's softmax
+    sharper (below 1, softer). It is folded into each block's query-norm gain, so the copy is an
+    ordinary folder: training continues with it, and stock diffusers pipelines compute the same.
+    Measure before keeping one (`openreel eval --suite seen`); OpenReel's own model was sharpened
+    this way (see its MODEL_CARD.md).
+
+    \b
+    Examples:
+      openreel model sharpen models/default-t2v --factor 1.3 --out models/sharp13
+      openreel eval --model models/sharp13 --suite seen --count 100 --report runs/sharp13/eval.md
+    """
+    from openreel.models import load_model, save_model
+    from openreel.models.attention import fold_self_attention_scale
+
+    model = load_model(source)
+    for net in (model.transformer, model.transformer_2):
+        if net is not None:
+            fold_self_attention_scale(net, factor)
+    model.spec = model.spec.model_copy(update={"name": out.name})
+    save_model(model, out, overwrite=force)
+    click.echo(f"wrote {out}: self-attention logits x{factor:g} in every block")
+
+
 @model.command("info")
 @click.argument("name_or_path")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")

@@ -86,6 +86,8 @@ from openreel.eval.suite import SUITES  # stdlib only: the help stays instant
 @click.option("--steps", type=click.IntRange(1, 1000), default=None, help="Denoising steps for --model.")
 @click.option("--guidance", type=click.FloatRange(0, 50), default=None, help="Guidance scale for --model.")
 @click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
+@click.option("--shift", type=click.FloatRange(0, 100, min_open=True), default=None,
+              help="Timestep shift for --model [default: the model's].")
 def eval_command(
     video,
     prompt,
@@ -106,6 +108,7 @@ def eval_command(
     steps,
     guidance,
     solver,
+    shift,
 ) -> None:
     """Score videos against the shapes world's scenes: pass/fail per object and check.
 
@@ -124,6 +127,7 @@ def eval_command(
       openreel eval --model default --suite seen --count 100 --steps 10
       openreel eval --model runs/t2v/export --count 40 --steps 10 --out /tmp/suite
       openreel eval --model default --count 100 --frames 65 --report eval-4s.md
+      openreel eval --model default --suite seen --count 100 --shift 6 --report shift6/eval.md
     """
     from openreel.eval.report import evaluate, sheets_folder, write_report
 
@@ -131,7 +135,7 @@ def eval_command(
     if model:
         if video or videos:
             raise InvalidInput("model", "--model generates its own videos; leave out VIDEO and --videos")
-        asked = dict(size=size, frames=frames, steps=steps, guidance=guidance, solver=solver)
+        asked = dict(size=size, frames=frames, steps=steps, guidance=guidance, solver=solver, shift=shift)
         settings = {k: v for k, v in asked.items() if v is not None}
         videos, scenes, preface, extra = _generate(model, suite, count, out_dir, report, settings)
     if video and videos:
@@ -318,5 +322,7 @@ def _print_suite(result) -> None:
         click.echo(f"  {name:12s} {rate.cell()}")
     if result.present_share is not None:
         click.echo(f"  objects' colour found in {result.present_share:.0%} of frames on average (present needs 90%)")
+        click.echo(f"  objects drawn as one blob (present): {result.objects_present.cell()}, "
+                   f"split in two: {result.objects_split}")
     if result.errors:
         click.echo(f"  ({result.errors} could not be scored)")

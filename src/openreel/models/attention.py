@@ -7,10 +7,16 @@ Theoretical Limitation of Self-Attention", arXiv:2202.12172), relative to the tr
 keeps a query's attention about as sharp as in training; Jin et al. 2023 (arXiv:2306.08645) derive
 the square root of that factor for images of other sizes. On our model's 8 s clips the full
 factor (x1.20) gave back more than the root (x1.10): objects' colour found in 49 / 45 / 40 % of
-frames (scaled / root / plain; 2 s clips: 58 %), `benchmarks/results/default-model-lengths.json`.
+frames (scaled / root / plain; 2 s clips: 58 %), `benchmarks/results/default-model-lengths.json`;
+read strictly, objects drawn as one blob, it is neutral (10 vs 9 of 176, as many split in two).
 A model opts in through `openreel.json` (`"attention_scaling": true`): stock Wan folders keep
-diffusers' numbers exactly. Caveat, measured after: our under-trained model also gains from sharper
-attention at its trained length (x1.2 at 33 frames: 68 vs 58 %), so part of the gain is not length.
+diffusers' numbers exactly.
+
+The same factor at every clip size can be folded into a model's weights
+(`fold_self_attention_scale`, `openreel model sharpen`). It is not used for ours: on 100 prompts of
+scenes it trained on, logits x1.15 to x2 found objects' colour in more frames (59 % → 68–81 %) but
+drew fewer of them as one blob (25 → 21–4 of 182 objects; the rest split in two): sharper attention
+makes more blobs, not better objects (`benchmarks/results/default-model-sharper-attention.json`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
+
+from openreel.errors import InvalidInput
 
 
 def length_scale(tokens: int, trained_tokens: int) -> float:
@@ -66,3 +74,22 @@ def scaled_self_attention(transformers: Iterable[torch.nn.Module | None], scale:
     finally:
         for attn, processor in saved:
             attn.set_processor(processor)
+
+
+def fold_self_attention_scale(transformer: torch.nn.Module, scale: float) -> None:
+    """Multiply every self-attention's logits by `scale` for good, in place.
+
+    Wan normalises each query with an RMSNorm that has a learned gain (`attn1.norm_q.weight`);
+    the gain times `scale` makes every query, and so every logit q·k, `scale` times larger (the
+    rotation after it is linear). The weights then say it, so the change holds in training as in
+    sampling and in any diffusers pipeline that loads the folder.
+    """
+    if not 0.25 <= scale <= 4.0:
+        raise InvalidInput("factor", f"must be 0.25 to 4, got {scale}")
+    for block in transformer.blocks:
+        gain = getattr(block.attn1.norm_q, "weight", None)
+        if gain is None:
+            raise InvalidInput("model", "its self-attention has no query norm gain to fold a factor into "
+                                        f"(qk_norm={transformer.config.qk_norm!r})")
+        with torch.no_grad():
+            gain.mul_(scale)
