@@ -176,11 +176,11 @@ def refine(source: Path, out: Path, force: bool) -> None:
 def sharpen(source: Path, out: Path, factor: float, force: bool) -> None:
     """Copy a model folder whose self-attention logits are FACTOR times larger, at every clip size.
 
-    An under-trained model can attend too diffusely; a factor above 1 makes each query's softmax
-    sharper (below 1, softer). It is folded into each block's query-norm gain, so the copy is an
-    ordinary folder: training continues with it, and stock diffusers pipelines compute the same.
-    Measure before keeping one (`openreel eval --suite seen`); OpenReel's own model was sharpened
-    this way (see its MODEL_CARD.md).
+    A factor above 1 makes each query's softmax sharper (below 1, softer). It is folded into each
+    block's query-norm gain, so the copy is an ordinary folder: training continues with it, and
+    stock diffusers pipelines compute the same. Measure before keeping one (`openreel eval --suite
+    seen`, reading objects drawn as one blob): on OpenReel's own model sharper attention drew more
+    blobs, not better objects, and it ships unsharpened (MODEL_CARD.md, "Longer clips").
 
     \b
     Examples:

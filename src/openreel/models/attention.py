@@ -15,7 +15,7 @@ diffusers' numbers exactly.
 The same factor at every clip size can be folded into a model's weights
 (`fold_self_attention_scale`, `openreel model sharpen`). It is not used for ours: on 100 prompts of
 scenes it trained on, logits x1.15 to x2 found objects' colour in more frames (59 % → 68–81 %) but
-drew fewer of them as one blob (25 → 21–4 of 182 objects; the rest split in two): sharper attention
+drew fewer of them as one blob (25 → 21–4 of 182 objects; more split in two): sharper attention
 makes more blobs, not better objects (`benchmarks/results/default-model-sharper-attention.json`).
 """
 
@@ -86,10 +86,10 @@ def fold_self_attention_scale(transformer: torch.nn.Module, scale: float) -> Non
     """
     if not 0.25 <= scale <= 4.0:
         raise InvalidInput("factor", f"must be 0.25 to 4, got {scale}")
-    for block in transformer.blocks:
-        gain = getattr(block.attn1.norm_q, "weight", None)
-        if gain is None:
-            raise InvalidInput("model", "its self-attention has no query norm gain to fold a factor into "
-                                        f"(qk_norm={transformer.config.qk_norm!r})")
-        with torch.no_grad():
+    gains = [getattr(block.attn1.norm_q, "weight", None) for block in transformer.blocks]
+    if any(gain is None for gain in gains):  # checked first: a refused model is left as it was
+        raise InvalidInput("model", "its self-attention has no query norm gain to fold a factor into "
+                                    f"(qk_norm={transformer.config.qk_norm!r})")
+    with torch.no_grad():
+        for gain in gains:
             gain.mul_(scale)
