@@ -33,7 +33,7 @@ def summary(items: list[EvalItem], per_clip: bool = False) -> dict:
         "per_check": {k: round(v.rate, 4) for k, v in report.per_check.items() if v.total},
         "present_share": None if report.present_share is None else round(report.present_share, 4),
         # the strict reading, per object: one blob in 90 % of frames (present); found, but split in two
-        "objects_present": round(report.objects_present.rate, 4) if report.objects_present.total else None,
+        "objects_present": report.objects_present.to_dict()["rate"],
         "objects_split": report.objects_split,
     }
     if per_clip:  # for paired comparisons between suites of the same prompts and seeds

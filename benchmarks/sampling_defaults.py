@@ -42,7 +42,7 @@ def run_cell(generator, prompts, settings: dict, folder: Path) -> dict:
     share = None if report.present_share is None else round(report.present_share, 4)
     return {"settings": settings, "pass_rate": report.overall.rate, "present_share": share,
             # the strict reading: objects drawn as one blob in 90 % of frames, and those split in two
-            "objects_present": round(report.objects_present.rate, 4) if report.objects_present.total else None,
+            "objects_present": report.objects_present.to_dict()["rate"],
             "objects_split": report.objects_split,
             "per_check": {k: round(v.rate, 4) for k, v in report.per_check.items()},
             "seconds_per_clip_median": round(statistics.median(r["seconds"] for r in rows), 3),
