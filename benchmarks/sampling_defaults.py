@@ -4,6 +4,8 @@ grid of solver x steps x guidance, each cell on the same prompts and seeds.
     python benchmarks/sampling_defaults.py --model default --count 24 --steps 10,20 --guidance 1,4 --shifts 3,5
     python benchmarks/sampling_defaults.py --suite seen --count 100 --steps 10 --guidance 5 --shifts 1.5,3,6 \
         --out runs/seen-shift.json   # choose on scenes the model trained on, confirm on held-out ones
+    python benchmarks/sampling_defaults.py --suite seen --count 100 --steps 10 --guidance 5,7 \
+        --intervals 0:1,0.8:1 --out runs/seen-interval.json   # guidance only at noise levels 0.8 to 1
 
 Results go to benchmarks/results/sampling-defaults.json; the chosen defaults go into the model's
 openreel.json by hand, citing this file.
@@ -74,6 +76,8 @@ def main() -> None:
     parser.add_argument("--guidance", default="1,4")
     parser.add_argument("--size", default=None, help="WIDTHxHEIGHT (default: the model's own)")
     parser.add_argument("--shifts", default="", help="timestep shifts to try (default: the model's own)")
+    parser.add_argument("--intervals", default="",
+                        help="guidance intervals to try, LOW:HIGH noise levels, e.g. 0:1,0.8:1 (default: the model's)")
     parser.add_argument("--append", action="store_true",
                         help="keep the cells already in --out (same model weights) and add these")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sampling-defaults.json"))
@@ -83,13 +87,17 @@ def main() -> None:
     cells = previous_cells(Path(args.out), generator.weights_hash, args.suite, args.count) if args.append else []
     with tempfile.TemporaryDirectory() as tmp:
         shifts = [float(x) for x in args.shifts.split(",")] if args.shifts else [None]
+        intervals = [[float(x) for x in i.split(":")] for i in args.intervals.split(",")] if args.intervals else [None]
         grid = itertools.product(args.solvers.split(","), [int(s) for s in args.steps.split(",")],
-                                 [float(g) for g in args.guidance.split(",")], shifts)
-        for solver, steps, guidance, shift in grid:
+                                 [float(g) for g in args.guidance.split(",")], shifts, intervals)
+        for solver, steps, guidance, shift, interval in grid:
             settings = {"solver": solver, "steps": steps, "guidance": guidance}
             if shift is not None:
                 settings["shift"] = shift
-            name = "-".join(f"{v:g}" if isinstance(v, float) else str(v) for v in settings.values())
+            if interval is not None:
+                settings["guidance_interval"] = interval
+            name = "-".join(":".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
+                            if isinstance(v, float) else str(v) for v in settings.values())
             if args.size:
                 settings["size"] = args.size
             cell = run_cell(generator, prompts, settings, Path(tmp) / name)

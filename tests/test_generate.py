@@ -83,7 +83,7 @@ def test_record_contents(tmp_path, tiny_folder):
     assert (s["prompt"], s["negative_prompt"], s["seed"], s["guidance"], s["solver"]) == (
         "a red ball", "blurry", 5, 4.0, "euler")
     assert (s["width"], s["height"], s["frames"], s["steps"], s["fps"]) == (16, 16, 9, 3, 16.0)
-    assert s["shift"] == 3.0 and s["text_len"] == 256
+    assert s["shift"] == 3.0 and s["text_len"] == 256 and s["guidance_interval"] == [0.0, 1.0]
     assert r["model"]["id"] == "openreel-tiny-random" and r["model"]["source"] == str(tiny_folder.resolve())
     digest = hashlib.sha256()
     for f in sorted(tiny_folder.rglob("*.safetensors")):
@@ -128,6 +128,43 @@ def test_guidance_changes_the_video(tiny_generator):
     a = tiny_generator.generate("a red ball", seed=0, guidance=1.0, **TINY)
     b = tiny_generator.generate("a red ball", seed=0, guidance=6.0, **TINY)
     assert not np.array_equal(a.frames, b.frames)
+
+
+def test_guidance_interval_guides_only_inside_it(tiny_generator):
+    """Guidance in a limited interval: two passes a step inside it, one (the conditional) outside."""
+    passes = []
+    hook = tiny_generator.model.transformer.register_forward_hook(lambda *_: passes.append(1))
+    args = dict(seed=0, guidance=6.0, shift=1.0, **TINY)  # noise levels 1, 2/3, 1/3
+    try:
+        full = tiny_generator.generate("a red ball", **args)
+        calls_full = len(passes)
+        same = tiny_generator.generate("a red ball", guidance_interval=(0.0, 1.0), **args)
+        passes.clear()
+        early = tiny_generator.generate("a red ball", guidance_interval=(0.5, 1.0), **args)
+        calls_early = len(passes)
+    finally:
+        hook.remove()
+    unguided = tiny_generator.generate("a red ball", seed=0, guidance=1.0, shift=1.0, **TINY)
+    none_inside = tiny_generator.generate("a red ball", guidance_interval=(0.4, 0.6), **args)
+    assert (calls_full, calls_early) == (6, 5)
+    assert np.array_equal(full.frames, same.frames) and np.array_equal(unguided.frames, none_inside.frames)
+    assert not np.array_equal(early.frames, full.frames) and not np.array_equal(early.frames, unguided.frames)
+    assert early.record.settings.guidance_interval == (0.5, 1.0)
+
+
+def test_model_default_guidance_interval(tmp_path, tiny_folder):
+    """A model folder's openreel.json may set the interval; a request overrides it."""
+    import shutil
+
+    from openreel import Generator
+
+    folder = shutil.copytree(tiny_folder, tmp_path / "m")
+    spec = json.loads((folder / "openreel.json").read_text())
+    spec["defaults"]["guidance_interval"] = [0.5, 1.0]
+    (folder / "openreel.json").write_text(json.dumps(spec))
+    gen = Generator.from_pretrained(folder, device="cpu")
+    assert gen.resolve("a red ball").guidance_interval == (0.5, 1.0)
+    assert gen.resolve("a red ball", guidance_interval=(0, 1)).guidance_interval == (0.0, 1.0)
 
 
 def test_aspect_and_seconds(tiny_generator):

@@ -19,13 +19,13 @@ def test_grid_writes_one_scored_cell_per_setting_and_appends(tmp_path):
     out = tmp_path / "cells.json"
     result = bench("--guidance", "1,3", "--shifts", "5", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    result = bench("--guidance", "2", "--solvers", "euler", "--append", "--out", str(out))
+    result = bench("--guidance", "2", "--solvers", "euler", "--intervals", "0.5:1", "--append", "--out", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert [c["settings"] for c in data["cells"]] == [
         {"solver": "unipc", "steps": 1, "guidance": 1.0, "shift": 5.0, "size": "64x64"},
         {"solver": "unipc", "steps": 1, "guidance": 3.0, "shift": 5.0, "size": "64x64"},
-        {"solver": "euler", "steps": 1, "guidance": 2.0, "size": "64x64"}]
+        {"solver": "euler", "steps": 1, "guidance": 2.0, "guidance_interval": [0.5, 1.0], "size": "64x64"}]
     for cell in data["cells"]:
         assert 0 <= cell["pass_rate"] <= 1 and 0 <= cell["present_share"] <= 1
         assert "background" in cell["per_check"] or "present" in cell["per_check"]

@@ -31,6 +31,8 @@ from tests.test_generate import invoke, run_cli
         (dict(shift=0), "shift", ["> 0"]),
         (dict(sigmas=[1.0, 0.5, 0.7, 0.0]), "sigmas", ["decrease"]),
         (dict(sigmas=[1.0, 0.5]), "sigmas", ["exactly 0"]),
+        (dict(guidance_interval=(0.8, 0.5)), "guidance_interval", ["0 <= LOW < HIGH <= 1", "got 0.8,0.5"]),
+        (dict(guidance_interval=(0, 1.5)), "guidance_interval", ["HIGH <= 1"]),
         (dict(bogus=1), "bogus", ["not a generation setting"]),
         (dict(negative_prompt="x" * 300), "negative_prompt", ["at most 256"]),
     ],
@@ -90,6 +92,7 @@ def test_ti2v_grid_is_32(official_folder):
         (["generate", "a ball", "-m", "huge"], "error: model: no preset or model folder named 'huge'"),
         (["generate", "a ball", "-m", "tiny", "-o", "v.avi"], "error: output: v.avi must end in .mp4"),
         (["generate", "a ball", "--steps", "x"], "Invalid value for '--steps'"),
+        (["generate", "a ball", "--guidance-interval", "0.9", "0.2"], "error: guidance_interval: must be two noise"),
         (["generate", "a ball", "--device", "cuda:0", "-m", "tiny"], "error: device: cuda:0"),
     ],
 )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openreel.errors import InvalidInput
 from openreel.models.spec import SOLVERS
-from openreel.sampling.schedule import check_sigmas
+from openreel.sampling.schedule import check_guidance_interval, check_sigmas
 
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4)}
 MAX_SEED = 2**63 - 1
@@ -61,6 +61,8 @@ class GenerationRequest(BaseModel):
     solver: str | None = None
     shift: float | None = Field(None, gt=0, le=100)
     sigmas: list[float] | None = Field(None, description="explicit noise levels, 1 → 0 (overrides steps, shift)")
+    guidance_interval: tuple[float, float] | None = Field(
+        None, description="noise levels (low, high) where guidance applies; one pass per step elsewhere")
 
     @field_validator("size")
     @classmethod
@@ -90,6 +92,11 @@ class GenerationRequest(BaseModel):
             check_sigmas(v)
         return v
 
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval_valid(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return v if v is None else check_guidance_interval(v)
+
     @field_validator("prompt")
     @classmethod
     def _prompt_not_blank(cls, v: str) -> str:
@@ -114,6 +121,7 @@ class Settings(BaseModel):
     shift: float
     text_len: int
     sigmas: list[float] | None = None
+    guidance_interval: tuple[float, float] = (0.0, 1.0)  # the default for records made before it existed
 
     @property
     def seconds(self) -> float:
@@ -181,6 +189,7 @@ def resolve(request: GenerationRequest, model, tokenizer_check, limits: Limits) 
         shift=request.shift or d.shift,
         text_len=d.text_len,
         sigmas=sigmas,
+        guidance_interval=request.guidance_interval or d.guidance_interval,
     )
 
 

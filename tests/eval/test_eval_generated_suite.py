@@ -56,4 +56,12 @@ def test_eval_model_generates_scores_and_resumes(tmp_path, tiny_folder):
     # Kept videos made with other settings are not mixed into this run's suite.
     other = subprocess.run(args[:-2], capture_output=True, text=True, timeout=120)
     assert other.returncode == 2 and "out: " in other.stderr and "frames=5" in other.stderr, other.stderr
+    interval = subprocess.run([*args, "--guidance-interval", "0.5", "1"], capture_output=True, text=True, timeout=120)
+    assert interval.returncode == 2 and "guidance_interval=(0.0, 1.0)" in interval.stderr, interval.stderr
+    for row in rows:  # records written before guidance_interval existed read as guided throughout
+        record = out / row["video"].replace(".mp4", ".json")
+        made = json.loads(record.read_text())
+        del made["settings"]["guidance_interval"]
+        record.write_text(json.dumps(made))
+    assert subprocess.run(args, capture_output=True, text=True, timeout=300).returncode == 0
     assert stamps == {r["video"]: (out / r["video"]).stat().st_mtime_ns for r in rows}

@@ -22,6 +22,7 @@ COMMANDS = {
     "model": "openreel.cli.model:model",
     "world": "openreel.world.cli:world",
     "eval": "openreel.eval.cli:eval_command",
+    "compare": "openreel.eval.cli:compare_command",
     "train": "openreel.train.cli:train",
     "export": "openreel.train.cli:export_command",
     "serve": "openreel.serve.cli:serve",

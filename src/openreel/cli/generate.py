@@ -39,6 +39,9 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--seed", type=int, help="random seed; the same seed and settings give the same video")
 @click.option("--solver", type=click.Choice(SOLVER_CHOICES), help="ODE solver [default: the model's]")
 @click.option("--shift", type=float, help="timestep shift (Wan uses 3 at 480p, 5 at 720p)")
+@click.option("--guidance-interval", type=(float, float), metavar="LOW HIGH",
+              help="noise levels (1 = pure noise) where guidance applies; one pass per step elsewhere "
+                   "[default: the model's]")
 @click.option("--lora", type=click.Path(exists=True, path_type=Path), help="LoRA adapter folder to attach")
 @click.option("--lora-scale", type=float, default=1.0, show_default=True, help="strength of the LoRA adapter")
 @click.option("--gif", is_flag=True, help="also write an animated GIF beside the MP4")
@@ -56,7 +59,8 @@ def default_output(prompt: str, seed: int | None) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="print the generation record as JSON on stdout")
 def generate(prompt: str, output: Path | None, model: str, negative_prompt: str | None, size: str | None,
              aspect: str | None, frames: int | None, seconds: float | None, fps: float | None, steps: int | None,
-             guidance: float | None, seed: int | None, solver: str | None, shift: float | None, lora: Path | None,
+             guidance: float | None, seed: int | None, solver: str | None, shift: float | None,
+             guidance_interval: tuple[float, float] | None, lora: Path | None,
              lora_scale: float, gif: bool,
              sheet: bool, crf: int, manifest_prompt: bool | None, allow_unwatermarked: bool | None,
              device: str | None, dtype: str | None, force: bool, quiet: bool, as_json: bool) -> None:
@@ -72,6 +76,7 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
       openreel generate "a red ball falls and bounces on a black background" -o ball.mp4
       openreel generate "黑色背景上，一个蓝色方块向右移动" --seed 7 --frames 33 --size 256x256 --steps 20 -o cube.mp4
       openreel generate "a pink ball bounces around" --aspect 16:9 --seconds 2 --gif --sheet
+      openreel generate "a green cube slides left" --guidance 7 --guidance-interval 0.8 1
       openreel generate --model /models/Wan2.1-T2V-1.3B-Diffusers "a cat surfing" --size 832x480 --frames 81 -o cat.mp4
       openreel generate "a red ball" --model tiny --steps 4 --json -q > record.json
       openreel generate "a cat surfing" --model /models/Wan2.1-T2V-1.3B-Diffusers --lora adapters/cats --lora-scale 0.8
@@ -83,9 +88,10 @@ def generate(prompt: str, output: Path | None, model: str, negative_prompt: str 
         raise InvalidInput("output", f"{output} must end in .mp4 (--gif and --sheet add a GIF and a PNG beside it)")
     if output.exists() and not force:
         raise InvalidInput("output", f"{output} exists; pass --force to overwrite it")
+    # fails fast, before torch and a model load
     request = parse_request(prompt=prompt, negative_prompt=negative_prompt, size=size, aspect=aspect, frames=frames,
                             seconds=seconds, fps=fps, steps=steps, guidance=guidance, seed=seed, solver=solver,
-                            shift=shift)  # fails fast, before torch and a model load
+                            shift=shift, guidance_interval=guidance_interval)
     from openreel.provenance.policy import check_prompt_policy
 
     check_prompt_policy(request.prompt)  # also checked in Generator.resolve; here it answers before the model loads

@@ -88,6 +88,8 @@ from openreel.eval.suite import SUITES  # stdlib only: the help stays instant
 @click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
 @click.option("--shift", type=click.FloatRange(0, 100, min_open=True), default=None,
               help="Timestep shift for --model [default: the model's].")
+@click.option("--guidance-interval", type=(float, float), default=None, metavar="LOW HIGH",
+              help="Noise levels where guidance applies, for --model [default: the model's].")
 def eval_command(
     video,
     prompt,
@@ -109,6 +111,7 @@ def eval_command(
     guidance,
     solver,
     shift,
+    guidance_interval,
 ) -> None:
     """Score videos against the shapes world's scenes: pass/fail per object and check.
 
@@ -128,6 +131,7 @@ def eval_command(
       openreel eval --model runs/t2v/export --count 40 --steps 10 --out /tmp/suite
       openreel eval --model default --count 100 --frames 65 --report eval-4s.md
       openreel eval --model default --suite seen --count 100 --shift 6 --report shift6/eval.md
+      openreel eval --model default --suite seen --count 100 --guidance-interval 0.8 1 --report gi/eval.md
     """
     from openreel.eval.report import evaluate, sheets_folder, write_report
 
@@ -135,7 +139,8 @@ def eval_command(
     if model:
         if video or videos:
             raise InvalidInput("model", "--model generates its own videos; leave out VIDEO and --videos")
-        asked = dict(size=size, frames=frames, steps=steps, guidance=guidance, solver=solver, shift=shift)
+        asked = dict(size=size, frames=frames, steps=steps, guidance=guidance, solver=solver, shift=shift,
+                     guidance_interval=guidance_interval)
         settings = {k: v for k, v in asked.items() if v is not None}
         videos, scenes, preface, extra = _generate(model, suite, count, out_dir, report, settings)
     if video and videos:
@@ -207,12 +212,14 @@ def _generate(model, suite, count, out_dir, report, settings: dict):
         "solver": s.solver,
         "guidance": s.guidance,
         "shift": s.shift,
+        "guidance_interval": list(s.guidance_interval),
         "device": str(generator.model.device),
     }
     preface = [
         f"Model `{used['model']}` (weights sha256 {used['weights_sha256'][:12]}), suite `{suite}` of "
         f"{count} prompts (half English, half Chinese), {s.width}x{s.height}, {s.frames} frames, "
-        f"{s.steps} {s.solver} steps, guidance {s.guidance:g}, shift {s.shift:g}, on {used['device']}.",
+        f"{s.steps} {s.solver} steps, guidance {s.guidance:g} (at noise levels {s.guidance_interval[0]:g} to "
+        f"{s.guidance_interval[1]:g}), shift {s.shift:g}, on {used['device']}.",
         f"Generation time per video (encode and provenance included): median {timing['median_s']:.2f} s, "
         f"max {timing['max_s']:.2f} s.",
     ]
@@ -326,3 +333,32 @@ def _print_suite(result) -> None:
                    f"split in two: {result.objects_split}")
     if result.errors:
         click.echo(f"  ({result.errors} could not be scored)")
+
+
+@click.command("compare", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the comparison as JSON to this file.")
+def compare_command(base: Path, new: Path, as_json: bool, out: Path | None) -> None:
+    """Compare two `openreel eval` reports (JSON) of the same suite, paired per object and clip.
+
+    Runs that differ in one setting generate the same prompts with the same seeds, so every object
+    and clip is compared with itself: passes in each run, how many NEW gained and lost against
+    BASE, and an exact sign test on those (p). Colour found is a mean paired difference.
+
+    \b
+    Examples:
+      openreel eval --model default --suite seen --count 100 --report base/eval.md
+      openreel eval --model default --suite seen --count 100 --shift 3 --report shift3/eval.md
+      openreel compare base/eval.json shift3/eval.json
+      openreel compare base/eval.json shift3/eval.json --json --out shift3-vs-base.json
+    """
+    from openreel.eval.paired import compare_reports, format_comparison, read_report
+
+    result = compare_reports(read_report(base, "base"), read_report(new, "new"))
+    result = {"base": str(base), "new": str(new), **result}
+    if out:
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result, str(base), str(new)))

@@ -88,16 +88,19 @@ def generate_suite(generator, prompts: list[SuitePrompt], out: Path, settings: d
     return meta
 
 
-KEPT_SETTINGS = ("width", "height", "frames", "fps", "steps", "guidance", "solver", "shift", "negative_prompt")
+KEPT_SETTINGS = ("width", "height", "frames", "fps", "steps", "guidance", "solver", "shift", "negative_prompt",
+                 "guidance_interval")
 
 
 def check_kept(record: Path, generator, wanted) -> None:
     """A video kept from an earlier run must come from the same weights and settings as this run's."""
+    from openreel.request import Settings
     from openreel.sampling.loop import attention_scale
 
     made = json.loads(record.read_text(encoding="utf-8"))
+    settings = Settings.model_validate(made["settings"])  # types and defaults as this version has them
     had = {"weights": made["model"]["weights_sha256"], "attention_scale": made.get("attention_scale", 1.0),
-           **{k: made["settings"].get(k) for k in KEPT_SETTINGS}}
+           **{k: getattr(settings, k) for k in KEPT_SETTINGS}}
     want = {"weights": generator.weights_hash, "attention_scale": attention_scale(generator.model, wanted),
             **{k: getattr(wanted, k) for k in KEPT_SETTINGS}}
     for key in had:

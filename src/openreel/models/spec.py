@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SPEC_FILE = "openreel.json"
 SOLVERS = ("euler", "dpmpp_2m", "unipc")
@@ -28,9 +28,18 @@ class ModelDefaults(BaseModel):
     steps: int = 20
     guidance: float = 5.0
     shift: float = 3.0  # Wan's timestep shift: sigma' = s*sigma / (1 + (s-1)*sigma)
+    # noise levels (low, high) where guidance applies; elsewhere one conditional pass (openreel.sampling.loop)
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
     solver: str = "unipc"
     negative_prompt: str = ""
     text_len: int = Field(512, description="prompt embeddings are zero-padded to this many tokens")
+
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval_valid(cls, v: tuple[float, float]) -> tuple[float, float]:
+        from openreel.sampling.schedule import check_guidance_interval
+
+        return check_guidance_interval(v)
 
 
 class ModelSpec(BaseModel):

@@ -49,7 +49,7 @@ def sample_video(model: VideoModel, s: Settings, *, on_step: StepCallback | None
     on_stage("denoise")
     sigmas = check_sigmas(s.sigmas) if s.sigmas else flow_sigmas(s.steps, s.shift)
     batch_cfg = device.type != "cpu" if batch_cfg is None else batch_cfg
-    velocity = guided_velocity(model, context, s.guidance, batch_cfg)
+    velocity = guided_velocity(model, context, s.guidance, batch_cfg, s.guidance_interval)
     nets = (model.transformer, model.transformer_2)
     with timer.stage("denoise", device), scaled_self_attention(nets, attention_scale(model, s)):
         latents = SOLVERS[s.solver](velocity, noise, sigmas.to(device), callback=on_step)
@@ -90,10 +90,13 @@ def attention_scale(model: VideoModel, s: Settings) -> float:
     return length_scale(tokens(model, s.width, s.height, s.frames), tokens(model, d.width, d.height, d.frames))
 
 
-def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, batch_cfg: bool) -> Velocity:
+def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, batch_cfg: bool,
+                    interval: tuple[float, float] = (0.0, 1.0)) -> Velocity:
     """The model's velocity with classifier-free guidance (Ho & Salimans 2022, arXiv:2207.12598).
 
-    v = v_uncond + w·(v_cond − v_uncond); `context` is (2, L, D) with guidance, else (1, L, D). With
+    v = v_uncond + w·(v_cond − v_uncond) at noise levels low <= σ <= high of `interval`, and v_cond
+    alone (one pass, half the work) elsewhere: guidance in a limited interval (Kynkäänniemi et al.
+    2024, arXiv:2404.07724). `context` is (2, L, D) with guidance, else (1, L, D). With
     `batch_cfg` both branches run as one forward of batch 2 (what GPUs want); without, one after the
     other, which measured 8 % faster per step on 2 CPU cores (the `small` preset at 256²x33: 2.07 s
     against 2.25 s) because each pass's working set stays in cache. Text-to-video gives every token
@@ -102,6 +105,7 @@ def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, b
     """
     dtype = model.transformer.dtype
     boundary = None if model.boundary_ratio is None else model.boundary_ratio * NUM_TRAIN_TIMESTEPS
+    low, high = interval
 
     def forward(net, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         batch = ctx.shape[0]
@@ -111,8 +115,8 @@ def guided_velocity(model: VideoModel, context: torch.Tensor, guidance: float, b
     def velocity(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         t = sigma.float() * NUM_TRAIN_TIMESTEPS
         net = model.transformer if boundary is None or t >= boundary else model.transformer_2
-        if context.shape[0] == 1:
-            return forward(net, x, t, context)
+        if context.shape[0] == 1 or not low <= float(sigma) <= high:
+            return forward(net, x, t, context[:1])
         if batch_cfg:
             cond, uncond = forward(net, x, t, context).chunk(2)
         else:

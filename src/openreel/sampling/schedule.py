@@ -36,3 +36,11 @@ def check_sigmas(sigmas: list[float] | torch.Tensor) -> torch.Tensor:
     if s[-1] != 0 or s[0] > 1 or bool((s[1:] >= s[:-1]).any()):
         raise ValueError("sigmas must decrease strictly from at most 1 down to exactly 0")
     return s
+
+
+def check_guidance_interval(interval) -> tuple[float, float]:
+    """Validate (low, high), the noise levels where guidance applies: 0 <= low < high <= 1."""
+    low, high = (float(v) for v in interval)
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"must be two noise levels LOW,HIGH with 0 <= LOW < HIGH <= 1, got {low:g},{high:g}")
+    return low, high

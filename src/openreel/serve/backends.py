@@ -39,7 +39,8 @@ class VideoBackend(Protocol):
 
 def generation_kwargs(settings: dict) -> dict:
     """`Generator.generate` keyword arguments reproducing resolved `settings` exactly."""
-    keys = ("negative_prompt", "frames", "fps", "steps", "guidance", "seed", "solver", "shift", "sigmas")
+    keys = ("negative_prompt", "frames", "fps", "steps", "guidance", "seed", "solver", "shift", "sigmas",
+            "guidance_interval")
     kwargs = {k: settings[k] for k in keys if settings.get(k) is not None}
     kwargs["size"] = f"{settings['width']}x{settings['height']}"
     return kwargs
