@@ -2,8 +2,10 @@
 
 Two runs that differ in one setting (a sampler option, a checkpoint) and generate the same suite
 score the same objects and clips, so each can be compared with itself: how many each run gained
-and lost, and an exact two-sided sign test on those discordant pairs (McNemar's exact test). This
-sees differences the two pass rates alone hide; a test counting ties would not. Colour found
+and lost, and an exact two-sided sign test on those discordant pairs (McNemar's exact test).
+Pairing is what makes a suite decisive: shift 10 against 3 on 300 held-out prompts drew 85 and 63
+of 547 objects as one blob, rates whose 95 % intervals overlap, but 38 gained against 16 lost is
+p = 0.004. Colour found
 (each object's share of frames with its colour) is compared as a mean paired difference with
 its standard error. The noise floor to read it against: one suite generated twice with the same
 settings differs on a few objects, as every video carries its own watermark payload.
