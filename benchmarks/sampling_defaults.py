@@ -6,6 +6,8 @@ grid of solver x steps x guidance, each cell on the same prompts and seeds.
         --out runs/seen-shift.json   # choose on scenes the model trained on, confirm on held-out ones
     python benchmarks/sampling_defaults.py --suite seen --count 100 --steps 10 --guidance 5,7 \
         --intervals 0:1,0.8:1 --out runs/seen-interval.json   # guidance only at noise levels 0.8 to 1
+    python benchmarks/sampling_defaults.py --suite seen --count 100 --steps 10 --guidance 5 --shifts 3,10 \
+        --keep runs/cells && openreel compare runs/cells/unipc-10-5-3/eval.json runs/cells/unipc-10-5-10/eval.json
 
 Results go to benchmarks/results/sampling-defaults.json; the chosen defaults go into the model's
 openreel.json by hand, citing this file.
@@ -22,7 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from openreel.eval.report import EvalItem, evaluate
+from openreel.eval.report import EvalItem, evaluate, write_report
 from openreel.eval.suite import SUITES, generate_suite, suite_prompts
 from openreel.generator import Generator
 from openreel.world.parse import parse_caption
@@ -40,6 +42,10 @@ def run_cell(generator, prompts, settings: dict, folder: Path) -> dict:
     items = [EvalItem(id=r["id"], scene=parse_caption(r["prompt"]), video=str(folder / r["video"]), lang=r["lang"])
              for r in rows]
     report = evaluate(items)
+    seconds = statistics.median(r["seconds"] for r in rows)
+    # each cell's report beside its videos: with --keep, `openreel compare` pairs any two cells
+    write_report(report, folder / "eval.md", preface=[f"sampling_defaults cell: {settings}"],
+                 extra={"generation": {"settings": settings, "median_s": seconds}})
     # present_share moves long before pass rates leave 0: it is the objects' share of frames found
     share = None if report.present_share is None else round(report.present_share, 4)
     return {"settings": settings, "pass_rate": report.overall.rate, "present_share": share,
@@ -47,7 +53,7 @@ def run_cell(generator, prompts, settings: dict, folder: Path) -> dict:
             "objects_present": report.objects_present.to_dict()["rate"],
             "objects_split": report.objects_split,
             "per_check": {k: round(v.rate, 4) for k, v in report.per_check.items()},
-            "seconds_per_clip_median": round(statistics.median(r["seconds"] for r in rows), 3),
+            "seconds_per_clip_median": round(seconds, 3),
             "wall_s": round(time.perf_counter() - start, 1)}
 
 
@@ -78,6 +84,8 @@ def main() -> None:
     parser.add_argument("--shifts", default="", help="timestep shifts to try (default: the model's own)")
     parser.add_argument("--intervals", default="",
                         help="guidance intervals to try, LOW:HIGH noise levels, e.g. 0:1,0.8:1 (default: the model's)")
+    parser.add_argument("--keep", default=None,
+                        help="keep each cell's videos and eval.json in this folder (default: a temporary one)")
     parser.add_argument("--append", action="store_true",
                         help="keep the cells already in --out (same model weights) and add these")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sampling-defaults.json"))
@@ -86,6 +94,7 @@ def main() -> None:
     prompts = suite_prompts(args.suite, args.count)
     cells = previous_cells(Path(args.out), generator.weights_hash, args.suite, args.count) if args.append else []
     with tempfile.TemporaryDirectory() as tmp:
+        cells_dir = Path(args.keep) if args.keep else Path(tmp)
         shifts = [float(x) for x in args.shifts.split(",")] if args.shifts else [None]
         intervals = [[float(x) for x in i.split(":")] for i in args.intervals.split(",")] if args.intervals else [None]
         grid = itertools.product(args.solvers.split(","), [int(s) for s in args.steps.split(",")],
@@ -100,7 +109,7 @@ def main() -> None:
                             if isinstance(v, float) else str(v) for v in settings.values())
             if args.size:
                 settings["size"] = args.size
-            cell = run_cell(generator, prompts, settings, Path(tmp) / name)
+            cell = run_cell(generator, prompts, settings, cells_dir / name)
             cells.append(cell)
             print(f"{name:24s}: pass {cell['pass_rate']:.3f} objects found {cell['present_share']} "
                   f"one blob {cell['objects_present']} split {cell['objects_split']} "

@@ -17,7 +17,7 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 
 def test_grid_writes_one_scored_cell_per_setting_and_appends(tmp_path):
     out = tmp_path / "cells.json"
-    result = bench("--guidance", "1,3", "--shifts", "5", "--out", str(out))
+    result = bench("--guidance", "1,3", "--shifts", "5", "--out", str(out), "--keep", str(tmp_path / "cells"))
     assert result.returncode == 0, result.stderr
     result = bench("--guidance", "2", "--solvers", "euler", "--intervals", "0.5:1", "--append", "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -32,5 +32,11 @@ def test_grid_writes_one_scored_cell_per_setting_and_appends(tmp_path):
         assert cell["seconds_per_clip_median"] > 0
     assert data["prompts"] == 2 and data["suite"] == "heldout" and data["model_defaults"]["solver"] == "unipc"
     assert all(0 <= c["objects_present"] <= 1 and c["objects_split"] >= 0 for c in data["cells"])
+    kept = [tmp_path / "cells" / name / "eval.json" for name in ("unipc-1-1-5", "unipc-1-3-5")]
+    assert all((p.parent / "0001.mp4").is_file() for p in kept)  # both cells' videos, and reports to pair
+    compared = subprocess.run([sys.executable, "-m", "openreel", "compare", *map(str, kept), "--json"],
+                              capture_output=True, text=True, timeout=60)
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["clips"] == 2
     result = bench("--guidance", "2", "--suite", "seen", "--append", "--out", str(out))  # other prompts: not mixed
     assert result.returncode != 0 and "2 heldout prompts, not 2 seen" in result.stderr
