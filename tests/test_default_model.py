@@ -87,11 +87,8 @@ def test_issue_command_in_chinese_at_9_16(tmp_path):
     assert record["provenance"]["watermark"]["state"] == "embedded"
 
 
-def test_longer_clips_than_trained_get_sharper_self_attention(default_generator):
-    """The shipped model opts in to length-scaled attention (measured: MODEL_CARD.md, "Longer clips")."""
-    import math
-
-    trained = default_generator.generate("a red ball falls", seed=0, steps=1, frames=33).record
-    longer = default_generator.generate("a red ball falls", seed=0, steps=1, frames=65).record
-    assert trained.attention_scale == 1.0
-    assert longer.attention_scale == pytest.approx(math.log(17 * 64) / math.log(9 * 64))  # 17 latent frames vs 9
+def test_longer_clips_run_with_attention_as_trained(default_generator):
+    """The shipped model leaves length-scaled attention off: read strictly, it drew fewer objects as one
+    blob in longer clips (MODEL_CARD.md, "Longer clips"); the mechanism's own tests are in test_attention.py."""
+    longer = default_generator.generate("a red ball falls", seed=0, steps=1, frames=65)
+    assert longer.record.attention_scale == 1.0 and longer.frames.shape[0] == 65

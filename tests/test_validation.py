@@ -31,7 +31,7 @@ from tests.test_generate import invoke, run_cli
         (dict(shift=0), "shift", ["> 0"]),
         (dict(sigmas=[1.0, 0.5, 0.7, 0.0]), "sigmas", ["decrease"]),
         (dict(sigmas=[1.0, 0.5]), "sigmas", ["exactly 0"]),
-        (dict(guidance_interval=(0.8, 0.5)), "guidance_interval", ["0 <= LOW < HIGH <= 1", "got 0.8,0.5"]),
+        (dict(guidance_interval=(0.8, 0.5)), "guidance_interval", ["0 <= LOW < HIGH <= 1", "got 0.8 0.5"]),
         (dict(guidance_interval=(0, 1.5)), "guidance_interval", ["HIGH <= 1"]),
         (dict(bogus=1), "bogus", ["not a generation setting"]),
         (dict(negative_prompt="x" * 300), "negative_prompt", ["at most 256"]),

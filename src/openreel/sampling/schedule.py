@@ -42,5 +42,5 @@ def check_guidance_interval(interval) -> tuple[float, float]:
     """Validate (low, high), the noise levels where guidance applies: 0 <= low < high <= 1."""
     low, high = (float(v) for v in interval)
     if not 0.0 <= low < high <= 1.0:
-        raise ValueError(f"must be two noise levels LOW,HIGH with 0 <= LOW < HIGH <= 1, got {low:g},{high:g}")
+        raise ValueError(f"must be two noise levels LOW HIGH with 0 <= LOW < HIGH <= 1, got {low:g} {high:g}")
     return low, high
