@@ -57,6 +57,22 @@ def run_cell(generator, prompts, settings: dict, folder: Path) -> dict:
             "wall_s": round(time.perf_counter() - start, 1)}
 
 
+def parse_interval(text: str) -> list[float]:
+    """"0.8:1" -> [0.8, 1.0]: the noise levels where guidance applies."""
+    try:
+        low, high = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise SystemExit(f"--intervals: {text!r} is not LOW:HIGH, e.g. 0.8:1") from None
+    return [low, high]
+
+
+def label(value) -> str:
+    """A setting as part of a cell's folder name: 5.0 -> 5, [0.8, 1.0] -> 0.8_1."""
+    if isinstance(value, list):
+        return "_".join(f"{x:g}" for x in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def previous_cells(path: Path, weights_sha256: str, suite: str, count: int) -> list[dict]:
     """Cells of an earlier run on the same weights and prompts, so one grid can be measured in several runs."""
     if not path.is_file():
@@ -96,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cells_dir = Path(args.keep) if args.keep else Path(tmp)
         shifts = [float(x) for x in args.shifts.split(",")] if args.shifts else [None]
-        intervals = [[float(x) for x in i.split(":")] for i in args.intervals.split(",")] if args.intervals else [None]
+        intervals = [parse_interval(i) for i in args.intervals.split(",")] if args.intervals else [None]
         grid = itertools.product(args.solvers.split(","), [int(s) for s in args.steps.split(",")],
                                  [float(g) for g in args.guidance.split(",")], shifts, intervals)
         for solver, steps, guidance, shift, interval in grid:
@@ -105,8 +121,7 @@ def main() -> None:
                 settings["shift"] = shift
             if interval is not None:
                 settings["guidance_interval"] = interval
-            name = "-".join(":".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
-                            if isinstance(v, float) else str(v) for v in settings.values())
+            name = "-".join(label(v) for v in settings.values())
             if args.size:
                 settings["size"] = args.size
             cell = run_cell(generator, prompts, settings, cells_dir / name)

@@ -150,6 +150,10 @@ def test_guidance_interval_guides_only_inside_it(tiny_generator):
     assert np.array_equal(full.frames, same.frames) and np.array_equal(unguided.frames, none_inside.frames)
     assert not np.array_equal(early.frames, full.frames) and not np.array_equal(early.frames, unguided.frames)
     assert early.record.settings.guidance_interval == (0.5, 1.0)
+    from openreel.sampling.loop import sample_video  # the GPU path (both branches batched) agrees
+
+    batched = sample_video(tiny_generator.model, early.record.settings, batch_cfg=True)
+    assert np.abs(batched.astype(int) - sample_video(tiny_generator.model, early.record.settings)).max() <= 1
 
 
 def test_model_default_guidance_interval(tmp_path, tiny_folder):
@@ -165,6 +169,12 @@ def test_model_default_guidance_interval(tmp_path, tiny_folder):
     gen = Generator.from_pretrained(folder, device="cpu")
     assert gen.resolve("a red ball").guidance_interval == (0.5, 1.0)
     assert gen.resolve("a red ball", guidance_interval=(0, 1)).guidance_interval == (0.0, 1.0)
+    from pydantic import ValidationError
+
+    from openreel.models.spec import ModelDefaults
+
+    with pytest.raises(ValidationError, match="0 <= LOW < HIGH <= 1"):
+        ModelDefaults(guidance_interval=(1.0, 0.5))
 
 
 def test_aspect_and_seconds(tiny_generator):

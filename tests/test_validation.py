@@ -93,6 +93,7 @@ def test_ti2v_grid_is_32(official_folder):
         (["generate", "a ball", "-m", "tiny", "-o", "v.avi"], "error: output: v.avi must end in .mp4"),
         (["generate", "a ball", "--steps", "x"], "Invalid value for '--steps'"),
         (["generate", "a ball", "--guidance-interval", "0.9", "0.2"], "error: guidance_interval: must be two noise"),
+        (["eval", "--model", "/no/such/model", "--guidance-interval", "0", "2"], "error: guidance_interval: must be"),
         (["generate", "a ball", "--device", "cuda:0", "-m", "tiny"], "error: device: cuda:0"),
     ],
 )

@@ -15,6 +15,18 @@ from openreel.errors import InvalidInput
 from openreel.eval.suite import SUITES  # stdlib only: the help stays instant
 
 
+def _check_interval(ctx, param, value):
+    """Refuse a bad interval before any model loads."""
+    if value is None:
+        return None
+    try:
+        from openreel.sampling.schedule import check_guidance_interval
+
+        return check_guidance_interval(value)
+    except ValueError as exc:
+        raise InvalidInput("guidance_interval", str(exc)) from None
+
+
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("video", required=False, type=click.Path(dir_okay=False))
 @click.option("--prompt", default=None, help="Score VIDEO against this caption (English or Chinese).")
@@ -88,7 +100,7 @@ from openreel.eval.suite import SUITES  # stdlib only: the help stays instant
 @click.option("--solver", default=None, help="Solver for --model (euler, dpmpp_2m, unipc).")
 @click.option("--shift", type=click.FloatRange(0, 100, min_open=True), default=None,
               help="Timestep shift for --model [default: the model's].")
-@click.option("--guidance-interval", type=(float, float), default=None, metavar="LOW HIGH",
+@click.option("--guidance-interval", type=(float, float), default=None, metavar="LOW HIGH", callback=_check_interval,
               help="Noise levels where guidance applies, for --model [default: the model's].")
 def eval_command(
     video,
@@ -360,5 +372,6 @@ def compare_command(base: Path, new: Path, as_json: bool, out: Path | None) -> N
     result = compare_reports(read_report(base, "base"), read_report(new, "new"))
     result = {"base": str(base), "new": str(new), **result}
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     click.echo(json.dumps(result, indent=2) if as_json else format_comparison(result, str(base), str(new)))

@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from openreel.errors import InvalidInput
-from openreel.eval.score import PRESENT_FRACTION
+from openreel.eval.score import OBJECT_CHECKS, PRESENT_FRACTION
 
-OBJECT_CHECKS = ("present", "shape", "size", "motion", "consistency")
 CLIP_CHECKS = ("all_present", "background", "no_extra", "passed")
 
 
@@ -75,6 +74,7 @@ def read_report(path: Path, field: str) -> dict:
 def compare_reports(base: dict, new: dict) -> dict:
     """Per object and per clip: passes in each report, gained, lost, sign-test p; colour found paired."""
     pairs = _paired_items(base, new)
+    unscored = len(base["items"]) - len(pairs)
     objects = {check: PairedCount() for check in OBJECT_CHECKS}
     clips = {check: PairedCount() for check in CLIP_CHECKS}
     colour_diffs, split = [], {"base": 0, "new": 0}
@@ -94,6 +94,7 @@ def compare_reports(base: dict, new: dict) -> dict:
     n = len(colour_diffs)
     return {
         "clips": len(pairs),
+        "clips_unscored": unscored,  # failed to score in either run: no pair
         "objects": n,
         "object_checks": {k: v.to_dict() for k, v in objects.items()},
         "clip_checks": {k: v.to_dict() for k, v in clips.items()},
@@ -132,8 +133,11 @@ def _split(obj: dict) -> bool:
 
 def format_comparison(result: dict, base_name: str, new_name: str) -> str:
     """A plain-text table of `compare_reports`' result."""
+    left_out = result["clips_unscored"]
     lines = [f"base: {base_name}", f"new:  {new_name}",
-             f"{result['clips']} clips, {result['objects']} objects paired", "",
+             f"{result['clips']} clips, {result['objects']} objects paired"
+             + (f" ({left_out} clips left out: not scored in both)" if left_out else ""),
+             "",
              f"{'':24s}{'base':>6s}{'new':>6s}{'of':>6s}{'gained':>8s}{'lost':>6s}{'p':>8s}"]
     for title, group in (("object", result["object_checks"]), ("clip", result["clip_checks"])):
         for check, c in group.items():

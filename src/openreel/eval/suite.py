@@ -94,11 +94,17 @@ KEPT_SETTINGS = ("width", "height", "frames", "fps", "steps", "guidance", "solve
 
 def check_kept(record: Path, generator, wanted) -> None:
     """A video kept from an earlier run must come from the same weights and settings as this run's."""
+    from pydantic import ValidationError
+
     from openreel.request import Settings
     from openreel.sampling.loop import attention_scale
 
     made = json.loads(record.read_text(encoding="utf-8"))
-    settings = Settings.model_validate(made["settings"])  # types and defaults as this version has them
+    try:
+        settings = Settings.model_validate(made["settings"])  # types and defaults as this version has them
+    except (ValidationError, KeyError):
+        raise InvalidInput("out", f"{record} is not a generation record this version reads: "
+                                  "give another --out") from None
     had = {"weights": made["model"]["weights_sha256"], "attention_scale": made.get("attention_scale", 1.0),
            **{k: getattr(settings, k) for k in KEPT_SETTINGS}}
     want = {"weights": generator.weights_hash, "attention_scale": attention_scale(generator.model, wanted),

@@ -42,6 +42,7 @@ def generation_kwargs(settings: dict) -> dict:
     keys = ("negative_prompt", "frames", "fps", "steps", "guidance", "seed", "solver", "shift", "sigmas",
             "guidance_interval")
     kwargs = {k: settings[k] for k in keys if settings.get(k) is not None}
+    kwargs.setdefault("guidance_interval", (0.0, 1.0))  # jobs stored before it existed were guided throughout
     kwargs["size"] = f"{settings['width']}x{settings['height']}"
     return kwargs
 
