@@ -5,9 +5,8 @@ score the same objects and clips, so each can be compared with itself: how many 
 and lost, and an exact two-sided sign test on those discordant pairs (McNemar's exact test).
 Pairing is what makes a suite decisive: shift 10 against 3 on 300 held-out prompts drew 85 and 63
 of 547 objects as one blob, rates whose 95 % intervals overlap, but 38 gained against 16 lost is
-p = 0.004. Colour found
-(each object's share of frames with its colour) is compared as a mean paired difference with
-its standard error. The noise floor to read it against: one suite generated twice with the same
+p = 0.004. Colour found (each object's share of frames with its colour) is compared as a mean
+paired difference with its standard error. The noise floor to read it against: one suite generated twice with the same
 settings differs on a few objects, as every video carries its own watermark payload.
 """
 
@@ -20,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from openreel.errors import InvalidInput
-from openreel.eval.score import OBJECT_CHECKS, PRESENT_FRACTION
+from openreel.eval.score import OBJECT_CHECKS, split_in_two
 
 CLIP_CHECKS = ("all_present", "background", "no_extra", "passed")
 
@@ -83,8 +82,8 @@ def compare_reports(base: dict, new: dict) -> dict:
             for check in OBJECT_CHECKS:
                 objects[check].add(oa["checks"][check]["passed"], ob["checks"][check]["passed"])
             colour_diffs.append(_found(ob) - _found(oa))
-            split["base"] += _split(oa)
-            split["new"] += _split(ob)
+            split["base"] += split_in_two(oa["checks"]["present"]["passed"], _found(oa))
+            split["new"] += split_in_two(ob["checks"]["present"]["passed"], _found(ob))
         clips["all_present"].add(*(all(o["checks"]["present"]["passed"] for o in x["score"]["objects"])
                                    for x in (a, b)))
         for check in ("background", "no_extra"):
@@ -124,11 +123,6 @@ def _paired_items(base: dict, new: dict) -> list[tuple[dict, dict]]:
 
 def _found(obj: dict) -> float:
     return obj["checks"]["present"]["value"] or 0.0
-
-
-def _split(obj: dict) -> bool:
-    """Found in enough frames but not as one blob: what the report counts as split in two."""
-    return not obj["checks"]["present"]["passed"] and _found(obj) >= PRESENT_FRACTION
 
 
 def format_comparison(result: dict, base_name: str, new_name: str) -> str:

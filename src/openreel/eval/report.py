@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from openreel.eval.score import CHECKS, PRESENT_FRACTION, ClipScore, score_clip
+from openreel.eval.score import CHECKS, ClipScore, score_clip, split_in_two
 from openreel.world.scene import Scene
 
 
@@ -172,7 +172,7 @@ def aggregate(items: Iterable[EvalItem]) -> Report:
             present = o.checks["present"]
             shares.append(present.value or 0.0)
             report.objects_present.add(present.passed)
-            report.objects_split += not present.passed and (present.value or 0.0) >= PRESENT_FRACTION
+            report.objects_split += split_in_two(present.passed, present.value)
             motions[o.motion]["all"].add(o.passed)
             for name, check in o.checks.items():
                 motions[o.motion][name].add(check.passed)

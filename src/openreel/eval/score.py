@@ -48,6 +48,11 @@ BACKGROUND_TOL = 48.0
 BAND_MARGIN = 1.5  # size bands: geometric midpoints between classes, outer limits x/÷ 1.5
 
 
+def split_in_two(present_passed: bool, found: float | None) -> bool:
+    """An object whose colour is found in enough frames but fails `present`: drawn as more than one blob."""
+    return not present_passed and (found or 0.0) >= PRESENT_FRACTION
+
+
 @dataclass
 class Check:
     passed: bool

@@ -39,10 +39,12 @@ class VideoBackend(Protocol):
 
 def generation_kwargs(settings: dict) -> dict:
     """`Generator.generate` keyword arguments reproducing resolved `settings` exactly."""
+    from openreel.request import Settings
+
     keys = ("negative_prompt", "frames", "fps", "steps", "guidance", "seed", "solver", "shift", "sigmas",
             "guidance_interval")
-    kwargs = {k: settings[k] for k in keys if settings.get(k) is not None}
-    kwargs.setdefault("guidance_interval", (0.0, 1.0))  # jobs stored before it existed were guided throughout
+    s = Settings.model_validate(settings)  # a job stored before a setting existed gets what it was made with
+    kwargs = {k: getattr(s, k) for k in keys if getattr(s, k) is not None}
     kwargs["size"] = f"{settings['width']}x{settings['height']}"
     return kwargs
 
