@@ -532,6 +532,21 @@ def test_foreground_weight_counts_object_cells_more_in_the_flow_loss():
     assert flow_loss(pred, batch, fg, 9.0).item() == 0.0
 
 
+def test_foreground_weight_only_applies_up_to_its_sigma():
+    from openreel.train.objective import FlowBatch, flow_loss
+
+    target = torch.zeros(2, 4, 1, 2, 2)  # (B, C, T, H, W): two samples, one at σ 0.3, one at 0.95
+    pred = target.clone()
+    pred[:, :, 0, 0, 0] = 1.0  # each sample's only error sits in its object's cell
+    fg = torch.zeros(2, 1, 1, 2, 2)
+    fg[:, :, 0, 0, 0] = 1.0
+    batch = FlowBatch(target, target, torch.zeros(2, 4), torch.ones(2, 1, 1, 1, 1), torch.tensor([0.3, 0.95]))
+    assert flow_loss(pred, batch, fg, 9.0).item() == pytest.approx(20 / 26)  # both weighted: 10 of 13 each
+    # Gated at σ 0.5 the noisier sample spreads its weight of 13 evenly: its object cell counts 13 / 4
+    assert flow_loss(pred, batch, fg, 9.0, foreground_max_sigma=0.5).item() == pytest.approx((10 + 13 / 4) / 26)
+    assert flow_loss(pred, batch, fg, 9.0, foreground_max_sigma=0.95).item() == pytest.approx(20 / 26)
+
+
 def test_vae_loss_decodes_the_mean_when_not_sampling():
     from openreel.models import build_preset
     from openreel.train.config import VaeSection

@@ -76,5 +76,22 @@ def test_compare_cli(capsys, reports, tmp_path):
     row = next(line for line in out.splitlines() if line.startswith("object present"))
     assert row.split()[-2:] == [str(emptied), f"{sign_test_p(0, emptied):.2g}"]
     assert json.loads((tmp_path / "c.json").read_text())["clip_checks"]["passed"]["lost"] == 1
+    assert "objects split in two: 0 base, 0 new (in the new run only 0, in the base only 0; p = 1)" in out
     code, _, err = run(capsys, "compare", str(base_path), str(tmp_path / "none.json"))
     assert code == 2 and "error: new: no report at" in err
+
+
+def test_objects_split_in_two_are_paired(reports):
+    (base_path, _), _, _ = reports
+    base = json.loads(base_path.read_text())
+
+    def split(item: dict) -> dict:  # every object's colour in every frame, but never as one blob
+        objects = [dict(o, checks=dict(o["checks"], present={"passed": False, "value": 1.0}))
+                   for o in item["score"]["objects"]]
+        return dict(item, score=dict(item["score"], objects=objects))
+
+    new = dict(base, items=[split(base["items"][0]), *base["items"][1:]])
+    result = compare_reports(base, new)["objects_split_in_two"]
+    n = len(base["items"][0]["score"]["objects"])
+    assert (result["base"], result["new"], result["gained"], result["lost"]) == (0, n, n, 0)
+    assert result["sign_test_p"] == float(f"{sign_test_p(n, 0):.2g}")

@@ -76,14 +76,14 @@ def compare_reports(base: dict, new: dict) -> dict:
     unscored = len(base["items"]) - len(pairs)
     objects = {check: PairedCount() for check in OBJECT_CHECKS}
     clips = {check: PairedCount() for check in CLIP_CHECKS}
-    colour_diffs, split = [], {"base": 0, "new": 0}
+    colour_diffs, split = [], PairedCount()  # here "passed" means split: gained = split in the new run only
     for a, b in pairs:
         for oa, ob in zip(a["score"]["objects"], b["score"]["objects"]):
             for check in OBJECT_CHECKS:
                 objects[check].add(oa["checks"][check]["passed"], ob["checks"][check]["passed"])
             colour_diffs.append(_found(ob) - _found(oa))
-            split["base"] += split_in_two(oa["checks"]["present"]["passed"], _found(oa))
-            split["new"] += split_in_two(ob["checks"]["present"]["passed"], _found(ob))
+            split.add(split_in_two(oa["checks"]["present"]["passed"], _found(oa)),
+                      split_in_two(ob["checks"]["present"]["passed"], _found(ob)))
         clips["all_present"].add(*(all(o["checks"]["present"]["passed"] for o in x["score"]["objects"])
                                    for x in (a, b)))
         for check in ("background", "no_extra"):
@@ -100,7 +100,7 @@ def compare_reports(base: dict, new: dict) -> dict:
         "colour_found": {"base": base.get("present_share"), "new": new.get("present_share"),
                          "mean_difference": round(statistics.fmean(colour_diffs), 4) if n else None,
                          "standard_error": round(statistics.stdev(colour_diffs) / math.sqrt(n), 4) if n > 1 else None},
-        "objects_split_in_two": split,
+        "objects_split_in_two": {**split.to_dict(), "note": "gained: split in the new run only (worse)"},
         "seconds_median": {"base": base.get("generation", {}).get("median_s"),
                            "new": new.get("generation", {}).get("median_s")},
     }
@@ -142,7 +142,8 @@ def format_comparison(result: dict, base_name: str, new_name: str) -> str:
     if colour["mean_difference"] is not None:
         se = "" if colour["standard_error"] is None else f" ± {colour['standard_error'] * 100:.1f}"
         lines.append(f"\ncolour found: {colour['mean_difference'] * 100:+.1f}{se} points per object (new − base)")
-    lines.append(f"objects split in two: {split['base']} base, {split['new']} new")
+    lines.append(f"objects split in two: {split['base']} base, {split['new']} new (in the new run only "
+                 f"{split['gained']}, in the base only {split['lost']}; p = {split['sign_test_p']:.2g})")
     seconds = result["seconds_median"]
     if seconds["base"] and seconds["new"]:
         lines.append(f"seconds per clip (median): {seconds['base']:.2f} base, {seconds['new']:.2f} new")

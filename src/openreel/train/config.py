@@ -77,6 +77,12 @@ class FlowSection(Section):
     # shapes world objects cover a few percent of the frame; unweighted, the model learned to paint
     # backgrounds and dropped objects when sampling from noise (MODEL_CARD.md).
     foreground_weight: float = Field(0.0, ge=0)
+    # ... but only in samples noised to at most this σ. Where the noisy clip no longer shows where the
+    # objects are, a weight that depends on the clean target makes the loss-optimal x̂0 lean toward
+    # "object" in every cell one might occupy, not the posterior mean. A gated sample spreads the same
+    # total weight evenly, so each noise level still counts as much. On the default model gating drew
+    # less object colour and no more whole objects (MODEL_CARD.md), so 1.0 stays the default.
+    foreground_max_sigma: float = Field(1.0, gt=0, le=1)
     prefix_prob: float = Field(0.0, ge=0, le=1)  # chance a sample keeps its first latent frames clean
     prefix_max_frames: int = Field(1, ge=1)
 

@@ -194,7 +194,8 @@ def t2v_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:
     transformer = nets["transformer"]
     pred = transformer(hidden_states=fb.noisy.to(m.transformer.dtype), timestep=timestep,
                        encoder_hidden_states=context.to(m.transformer.dtype), return_dict=False)[0]
-    return flow_loss(pred, fb, foreground, weight), {}  # flow_loss moves foreground to pred's device
+    # flow_loss moves foreground to pred's device
+    return flow_loss(pred, fb, foreground, weight, run.cfg.flow.foreground_max_sigma), {}
 
 
 def step_loss(run: Run, nets: dict, batch: dict) -> tuple[torch.Tensor, dict]:

@@ -68,13 +68,19 @@ def flow_batch(latents: torch.Tensor, positions: torch.Tensor, cfg: FlowSection,
 
 
 def flow_loss(pred: torch.Tensor, batch: FlowBatch, foreground: torch.Tensor | None = None,
-              foreground_weight: float = 0.0) -> torch.Tensor:
+              foreground_weight: float = 0.0, foreground_max_sigma: float = 1.0) -> torch.Tensor:
     """Mean squared velocity error over the frames that were noised; with `foreground` (B, 1, T, H, W)
-    in [0, 1] a weighted mean in which a cell counts 1 + `foreground_weight` × its foreground."""
+    in [0, 1] a weighted mean in which a cell counts 1 + `foreground_weight` × its foreground, in
+    samples whose σ is at most `foreground_max_sigma`. A sample above it spreads the same total
+    weight evenly over its cells, so the gate changes where in a clip the loss looks, not how much
+    each noise level counts."""
     err = (pred.float() - batch.target.float()) ** 2  # (B, C, T, H, W)
     weights = batch.mask.expand(-1, 1, -1, err.shape[3], err.shape[4])  # (B, 1, T, H, W)
     if foreground is not None and foreground_weight > 0:
-        weights = weights * (1.0 + foreground_weight * foreground.to(err))
+        weighted = weights * (1.0 + foreground_weight * foreground.to(err))
+        mean = weighted.sum(dim=(1, 2, 3, 4)) / weights.sum(dim=(1, 2, 3, 4)).clamp(min=1)  # (B,)
+        gated = (batch.sigma <= foreground_max_sigma).view(-1, 1, 1, 1, 1)  # (B, 1, 1, 1, 1)
+        weights = torch.where(gated.to(err.device), weighted, weights * mean.view(-1, 1, 1, 1, 1))
     return (err * weights).sum() / (weights.sum() * err.shape[1]).clamp(min=1)
 
 
