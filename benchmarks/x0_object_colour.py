@@ -22,7 +22,7 @@ import torch
 
 from openreel.eval.suite import HELDOUT_SEED
 from openreel.generator import Generator
-from openreel.sampling.loop import decode_latents, latent_shape
+from openreel.sampling.loop import decode_latents, guided_velocity, latent_shape
 from openreel.text.encode import encode_prompts
 from openreel.world.dataset import make_sample
 from openreel.world.vocab import COLORS
@@ -44,10 +44,8 @@ def x0_at_noise(generator: Generator, prompt: str, seed: int) -> np.ndarray:
     model, s = generator.model, generator.resolve(prompt, seed=seed)
     context = encode_prompts(model.tokenizer, model.text_encoder, [s.prompt], s.text_len)
     noise = torch.randn(latent_shape(model, s), generator=torch.Generator().manual_seed(seed))
-    net = model.transformer
-    v = net(hidden_states=noise.to(net.dtype), timestep=torch.tensor([1000.0]),
-            encoder_hidden_states=context.to(net.dtype), return_dict=False)[0].float()
-    video = decode_latents(model, noise - v)[0]  # (3, T, H, W) in [-1, 1]
+    velocity = guided_velocity(model, context.to(model.transformer.dtype), 1.0, batch_cfg=False)  # conditional only
+    video = decode_latents(model, noise - velocity(noise, torch.tensor(1.0)))[0]  # (3, T, H, W) in [-1, 1]
     return ((video.clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).numpy()
 
 

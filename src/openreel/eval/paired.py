@@ -6,8 +6,9 @@ and lost, and an exact two-sided sign test on those discordant pairs (McNemar's 
 Pairing is what makes a suite decisive: shift 10 against 3 on 300 held-out prompts drew 85 and 63
 of 547 objects as one blob, rates whose 95 % intervals overlap, but 38 gained against 16 lost is
 p = 0.004. Colour found (each object's share of frames with its colour) is compared as a mean
-paired difference with its standard error. The noise floor to read it against: one suite generated twice with the same
-settings differs on a few objects, as every video carries its own watermark payload.
+paired difference with its standard error. The noise floor to read it against: one suite generated
+twice with the same settings differs on a few objects, as every video carries its own watermark
+payload.
 """
 
 from __future__ import annotations
