@@ -126,8 +126,8 @@ def psnr_db(squared_error) -> float:
     return float(10 * np.log10(255**2 / max(squared_error.mean(), 1e-10)))
 
 
-def check_vae(model_dir: Path, count: int, size: int = 128) -> dict:
-    """Reconstruct held-out world clips with MODEL's VAE (posterior mean) and score them."""
+def check_vae(model_dir: Path, count: int, size: int = 128, suite: str = "heldout") -> dict:
+    """Reconstruct `suite`'s world clips with MODEL's VAE (posterior mean) and score them."""
     import torch
 
     from openreel.models.bundle import load_model
@@ -141,10 +141,10 @@ def check_vae(model_dir: Path, count: int, size: int = 128) -> dict:
         with torch.no_grad():
             return to_uint8(model.vae.decode(model.vae.encode(x).latent_dist.mean).sample)
 
-    return check_reconstructions(reconstruct, count, size)
+    return check_reconstructions(reconstruct, count, size, suite)
 
 
-def check_blur(sigma: float, count: int, size: int = 128) -> dict:
+def check_blur(sigma: float, count: int, size: int = 128, suite: str = "heldout") -> dict:
     """The same check on the originals blurred by a Gaussian of `sigma` px: a yardstick for how
     sharp a reconstruction must be for the evaluator to read shape, size and motion."""
     import torch
@@ -160,7 +160,7 @@ def check_blur(sigma: float, count: int, size: int = 128) -> dict:
         x = F.conv2d(F.pad(x, [0, 0, half, half], mode="replicate"), g.transpose(2, 3), groups=3)
         return x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
-    return check_reconstructions(blur, count, size) | {"blur_sigma_px": sigma}
+    return check_reconstructions(blur, count, size, suite) | {"blur_sigma_px": sigma}
 
 
 def heldout_samples(count: int, size: int) -> list:
@@ -179,17 +179,19 @@ def world_samples(seed: int, count: int, size: int) -> list:
     return [make_sample(seed, i, dist) for i in range(count)]
 
 
-def check_reconstructions(reconstruct, count: int, size: int = 128) -> dict:
-    """Score `reconstruct` on held-out world clips (seed HELDOUT_SEED, `size`x`size`x33): median PSNR,
-    object-pixel PSNR, how many reconstructions (and originals) pass the evaluator, and the share of
-    object-frames whose shape survives (by size: the finer measure of how a VAE draws outlines)."""
+def check_reconstructions(reconstruct, count: int, size: int = 128, suite: str = "heldout") -> dict:
+    """Score `reconstruct` on `suite`'s world clips (held-out: seed HELDOUT_SEED; seen: the scenes the
+    transformer trained on, what a model fitted to them is judged against), `size`x`size`x33: median
+    PSNR, object-pixel PSNR, how many reconstructions (and originals) pass the evaluator, and the share
+    of object-frames whose shape survives (by size: the finer measure of how a VAE draws outlines)."""
     import numpy as np
 
     from openreel.eval.frame_shape import frame_shapes, shape_accuracy
     from openreel.eval.score import CHECKS, score_clip
+    from openreel.eval.suite import SUITES
 
     psnr, object_psnr, passed, truth, failed, shapes = [], [], 0, 0, dict.fromkeys(CHECKS, 0), []
-    for sample in heldout_samples(count, size):
+    for sample in world_samples(SUITES[suite], count, size):
         recon = reconstruct(sample.frames)
         original = sample.frames.astype(np.float64)  # (T, H, W, 3)
         err = (recon - original) ** 2
@@ -203,7 +205,7 @@ def check_reconstructions(reconstruct, count: int, size: int = 128) -> dict:
             failed[name] += score.check_passed(name) is False
         truth += score_clip(sample.frames, sample.scene).passed
         shapes += frame_shapes(sample.frames, recon, sample.scene)
-    return {"clips": count, "size": size, "psnr_db_median": float(np.median(psnr)),
+    return {"suite": suite, "clips": count, "size": size, "psnr_db_median": float(np.median(psnr)),
             "object_psnr_db_mean": float(np.mean(object_psnr)), "recon_pass": passed / count,
             "original_pass": truth / count, "clips_failing": {k: v for k, v in failed.items() if v},
             "frame_shape": shape_accuracy(shapes)}
@@ -300,7 +302,8 @@ def main() -> None:
     parser.add_argument("--check-generate", type=Path, metavar="MODEL",
                         help="only generate --check prompts of --check-suite with MODEL and score them")
     parser.add_argument("--check-suite", choices=["heldout", "seen"], default="heldout",
-                        help="the suite --check-generate draws its prompts from")
+                        help="the suite --check-generate draws its prompts from, --check-vae and --check-blur"
+                             " their clips")
     parser.add_argument("--check-steps", type=int, default=10, help="sampling steps of --check-generate")
     parser.add_argument("--check-blur", type=float, metavar="SIGMA",
                         help="only score the --check clips blurred by SIGMA px (what a VAE must beat)")
@@ -310,7 +313,7 @@ def main() -> None:
     if args.check_size < 64:
         parser.error(f"--check-size must be at least 64 (px), the evaluator's smallest frame; got {args.check_size}")
     if args.check_vae:
-        print(json.dumps(check_vae(args.check_vae, args.check, args.check_size), indent=2))
+        print(json.dumps(check_vae(args.check_vae, args.check, args.check_size, args.check_suite), indent=2))
         return
     if args.check_text:
         print(json.dumps(check_text(args.check_text, args.check), indent=2))
@@ -325,7 +328,7 @@ def main() -> None:
     if args.check_blur is not None:
         if args.check_blur <= 0:
             parser.error("--check-blur must be greater than 0 (px)")
-        print(json.dumps(check_blur(args.check_blur, args.check, args.check_size), indent=2))
+        print(json.dumps(check_blur(args.check_blur, args.check, args.check_size, args.check_suite), indent=2))
         return
     if args.minutes is None or args.out is None:
         parser.error("--minutes and --out are required to train")

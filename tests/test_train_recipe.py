@@ -106,3 +106,7 @@ def test_blur_yardstick_passes_a_slight_blur_and_fails_a_heavy_one():
     # The same scenes rendered at 256x256 (what --check-size is for: objects twice the pixels).
     big = blurred(0.5, "--check-size", "256")
     assert big["size"] == 256 and big["recon_pass"] == 1.0 and big["frame_shape"]["correct"] == 1.0
+    # The scenes the transformer trained on (--check-suite seen): the ceiling a model fitted to them meets.
+    seen = blurred(0.5, "--check-suite", "seen")
+    assert seen["suite"] == "seen" and slight["suite"] == "heldout" and seen["recon_pass"] == 1.0
+    assert seen["frame_shape"]["object_frames"] != slight["frame_shape"]["object_frames"]  # other scenes

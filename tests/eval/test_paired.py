@@ -58,12 +58,23 @@ def test_losses_are_counted_per_object_and_clip(reports):
     assert flipped["object_checks"]["present"]["lost"] == 0
 
 
+def test_a_shorter_run_is_paired_on_the_clips_both_hold(reports):
+    (base_path, new_path), _, _ = reports
+    base, new = (json.loads(p.read_text()) for p in (base_path, new_path))
+    fewer = dict(new, items=new["items"][:3])  # the same suite, a smaller --count: the emptied clip is not in it
+    result = compare_reports(base, fewer)
+    assert result["clips"] == 3 and result["clips_in_one_report_only"] == {"base": 1, "new": 0}
+    assert result["object_checks"]["present"]["lost"] == 0 and result["clip_checks"]["passed"]["of"] == 3
+    # colour found is read over the paired objects, not the whole reports
+    assert result["colour_found"]["base"] == result["colour_found"]["new"] == 1.0
+    assert new["present_share"] < 1.0  # the whole new report counts the emptied clip
+
+
 def test_reports_of_other_prompts_are_refused(reports):
     (base_path, _), _, _ = reports
     base = json.loads(base_path.read_text())
-    fewer = dict(base, items=base["items"][:3])
-    with pytest.raises(InvalidInput, match="different clips"):
-        compare_reports(base, fewer)
+    with pytest.raises(InvalidInput, match="share no clip"):
+        compare_reports(base, dict(base, items=[dict(i, id="x" + i["id"]) for i in base["items"]]))
     other = dict(base, items=[dict(base["items"][0], scene={"objects": []}), *base["items"][1:]])
     with pytest.raises(InvalidInput, match="clip c0 has another scene"):
         compare_reports(base, other)
@@ -77,6 +88,11 @@ def test_compare_cli(capsys, reports, tmp_path):
     assert row.split()[-2:] == [str(emptied), f"{sign_test_p(0, emptied):.2g}"]
     assert json.loads((tmp_path / "c.json").read_text())["clip_checks"]["passed"]["lost"] == 1
     assert "objects split in two: 0 base, 0 new (in the new run only 0, in the base only 0; p = 1)" in out
+    fewer = tmp_path / "fewer.json"
+    new = json.loads(new_path.read_text())
+    fewer.write_text(json.dumps(dict(new, items=new["items"][:3])))
+    code, out, _ = run(capsys, "compare", str(base_path), str(fewer))
+    assert code == 0 and "3 clips" in out and "(1 in base only, not compared)" in out
     code, _, err = run(capsys, "compare", str(base_path), str(tmp_path / "none.json"))
     assert code == 2 and "error: new: no report at" in err
 

@@ -73,16 +73,17 @@ def read_report(path: Path, field: str) -> dict:
 
 def compare_reports(base: dict, new: dict) -> dict:
     """Per object and per clip: passes in each report, gained, lost, sign-test p; colour found paired."""
-    pairs = _paired_items(base, new)
-    unscored = len(base["items"]) - len(pairs)
+    shared, pairs = _paired_items(base, new)
+    unscored = shared - len(pairs)
     objects = {check: PairedCount() for check in OBJECT_CHECKS}
     clips = {check: PairedCount() for check in CLIP_CHECKS}
-    colour_diffs, split = [], PairedCount()  # here "passed" means split: gained = split in the new run only
+    colour, split = ([], []), PairedCount()  # here "passed" means split: gained = split in the new run only
     for a, b in pairs:
         for oa, ob in zip(a["score"]["objects"], b["score"]["objects"]):
             for check in OBJECT_CHECKS:
                 objects[check].add(oa["checks"][check]["passed"], ob["checks"][check]["passed"])
-            colour_diffs.append(_found(ob) - _found(oa))
+            colour[0].append(_found(oa))
+            colour[1].append(_found(ob))
             split.add(split_in_two(oa["checks"]["present"]["passed"], _found(oa)),
                       split_in_two(ob["checks"]["present"]["passed"], _found(ob)))
         clips["all_present"].add(*(all(o["checks"]["present"]["passed"] for o in x["score"]["objects"])
@@ -91,35 +92,41 @@ def compare_reports(base: dict, new: dict) -> dict:
             if check in a["score"]["checks"]:
                 clips[check].add(a["score"]["checks"][check]["passed"], b["score"]["checks"][check]["passed"])
         clips["passed"].add(a["score"]["passed"], b["score"]["passed"])
-    n = len(colour_diffs)
+    n, diffs = len(colour[0]), [b - a for a, b in zip(*colour)]
     return {
         "clips": len(pairs),
         "clips_unscored": unscored,  # failed to score in either run: no pair
+        # a run of the same suite with a larger --count holds more clips: only the shared ones are paired
+        "clips_in_one_report_only": {"base": len(base["items"]) - shared, "new": len(new["items"]) - shared},
         "objects": n,
         "object_checks": {k: v.to_dict() for k, v in objects.items()},
         "clip_checks": {k: v.to_dict() for k, v in clips.items()},
-        "colour_found": {"base": base.get("present_share"), "new": new.get("present_share"),
-                         "mean_difference": round(statistics.fmean(colour_diffs), 4) if n else None,
-                         "standard_error": round(statistics.stdev(colour_diffs) / math.sqrt(n), 4) if n > 1 else None},
+        "colour_found": {"base": round(statistics.fmean(colour[0]), 4) if n else None,  # over the paired objects
+                         "new": round(statistics.fmean(colour[1]), 4) if n else None,
+                         "mean_difference": round(statistics.fmean(diffs), 4) if n else None,
+                         "standard_error": round(statistics.stdev(diffs) / math.sqrt(n), 4) if n > 1 else None},
         "objects_split_in_two": {**split.to_dict(), "note": "gained: split in the new run only (worse)"},
         "seconds_median": {"base": base.get("generation", {}).get("median_s"),
                            "new": new.get("generation", {}).get("median_s")},
     }
 
 
-def _paired_items(base: dict, new: dict) -> list[tuple[dict, dict]]:
-    """Items of both reports matched by id; the same ids and scenes, else the runs are not paired."""
+def _paired_items(base: dict, new: dict) -> tuple[int, list[tuple[dict, dict]]]:
+    """Items of both reports matched by id: how many ids they share, and the pairs scored in both.
+
+    Runs of one suite with different --count share their first clips; reports with no clip in
+    common, or one id holding another scene in each, are not runs of the same prompts."""
     a = {item["id"]: item for item in base["items"]}
     b = {item["id"]: item for item in new["items"]}
-    if set(a) != set(b):
-        only = sorted(set(a) ^ set(b))
-        raise InvalidInput("new", f"the reports hold different clips ({len(only)} in one only, e.g. {only[0]}): "
-                                  "compare runs of the same suite and count")
-    for key in a:
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise InvalidInput("new", f"the reports share no clip (base {len(a)}, new {len(b)}): "
+                                  "compare runs of the same suite")
+    for key in shared:
         if a[key]["scene"] != b[key]["scene"]:
             raise InvalidInput("new", f"clip {key} has another scene in each report: not the same prompts")
     # a clip that failed to score in either run has no pair
-    return [(a[k], b[k]) for k in sorted(a) if a[k].get("score") and b[k].get("score")]
+    return len(shared), [(a[k], b[k]) for k in shared if a[k].get("score") and b[k].get("score")]
 
 
 def _found(obj: dict) -> float:
@@ -128,10 +135,12 @@ def _found(obj: dict) -> float:
 
 def format_comparison(result: dict, base_name: str, new_name: str) -> str:
     """A plain-text table of `compare_reports`' result."""
-    left_out = result["clips_unscored"]
+    left_out, one_only = result["clips_unscored"], result["clips_in_one_report_only"]
+    notes = [f"{left_out} left out: not scored in both"] if left_out else []
+    notes += [f"{n} in {side} only, not compared" for side, n in one_only.items() if n]
     lines = [f"base: {base_name}", f"new:  {new_name}",
              f"{result['clips']} clips, {result['objects']} objects paired"
-             + (f" ({left_out} clips left out: not scored in both)" if left_out else ""),
+             + (f" ({'; '.join(notes)})" if notes else ""),
              "",
              f"{'':24s}{'base':>6s}{'new':>6s}{'of':>6s}{'gained':>8s}{'lost':>6s}{'p':>8s}"]
     for title, group in (("object", result["object_checks"]), ("clip", result["clip_checks"])):
