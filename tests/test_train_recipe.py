@@ -66,11 +66,13 @@ def test_recipe_trains_exports_and_checks_within_budget(tmp_path):
     assert not (more / "vae").exists() and (more / "model" / "transformer").is_dir()
 
     # Score a VAE alone (what a session continuing the VAE compares against the kept one).
-    cmd = [sys.executable, str(SCRIPT), "--check-vae", str(tmp_path / "vae-model"), "--check", "1"]
+    cmd = [sys.executable, str(SCRIPT), "--check-vae", str(tmp_path / "vae-model"), "--check", "1",
+           "--check-suite", "seen"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     scores = json.loads(res.stdout)
     assert scores["clips"] == 1 and scores["original_pass"] == 1.0 and 0 < scores["object_psnr_db_mean"] < 99
+    assert scores["suite"] == "seen"  # the scenes the transformer trained on
 
     # How much a model reads its prompt, alone (what a session continuing the transformer compares).
     cmd = [sys.executable, str(SCRIPT), "--check-text", str(again / "model"), "--check", "3"]

@@ -358,7 +358,8 @@ def compare_command(base: Path, new: Path, as_json: bool, out: Path | None) -> N
 
     Runs that differ in one setting generate the same prompts with the same seeds, so every object
     and clip is compared with itself: passes in each run, how many NEW gained and lost against
-    BASE, and an exact sign test on those (p). Colour found is a mean paired difference.
+    BASE, and an exact sign test on those (p). Colour found is a mean paired difference. Runs with
+    different --count are paired on the clips both hold.
 
     \b
     Examples:

@@ -106,7 +106,7 @@ def compare_reports(base: dict, new: dict) -> dict:
                          "mean_difference": round(statistics.fmean(diffs), 4) if n else None,
                          "standard_error": round(statistics.stdev(diffs) / math.sqrt(n), 4) if n > 1 else None},
         "objects_split_in_two": {**split.to_dict(), "note": "gained: split in the new run only (worse)"},
-        "seconds_median": {"base": base.get("generation", {}).get("median_s"),
+        "seconds_median": {"base": base.get("generation", {}).get("median_s"),  # of each whole report
                            "new": new.get("generation", {}).get("median_s")},
     }
 
