@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from openreel.eval.suite import HELDOUT_SEED
+from openreel.eval.suite import HELDOUT_SEED, suite_prompts
 from openreel.generator import Generator
 from openreel.sampling.loop import decode_latents, guided_velocity, latent_shape
 from openreel.text.encode import encode_prompts
@@ -55,15 +55,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=48, help="held-out prompts (even English, odd Chinese)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    samples = [make_sample(HELDOUT_SEED, i, n_captions=1) for i in range(args.count)]
-    prompts = [s.captions["en" if i % 2 == 0 else "zh"][0] for i, s in enumerate(samples)]
+    prompts = suite_prompts("heldout", args.count)  # what `openreel eval` generates: its prompts and seeds
+    samples = [make_sample(HELDOUT_SEED, p.seed) for p in prompts]  # their scenes, rendered
     colours = [{o.color for o in s.scene.objects} for s in samples]
     result = {"prompts": args.count, "suite": "heldout",
               "real": float(np.mean([object_amount(s.frames / 255.0, c) for s, c in zip(samples, colours)])),
               "models": {}}
     for name in args.models:
         generator = Generator.from_pretrained(name, device="cpu")
-        amounts = [object_amount(x0_at_noise(generator, p, i), c) for i, (p, c) in enumerate(zip(prompts, colours))]
+        amounts = [object_amount(x0_at_noise(generator, p.prompt, p.seed), c) for p, c in zip(prompts, colours)]
         result["models"][name] = {"id": generator.model.spec.name, "weights": generator.weights_hash[:12],
                                   "amount": round(float(np.mean(amounts)), 5)}
         print(f"{name}: {result['models'][name]['amount']:.4f} (real clips {result['real']:.4f})", flush=True)

@@ -77,22 +77,24 @@ def compare_reports(base: dict, new: dict) -> dict:
     unscored = shared - len(pairs)
     objects = {check: PairedCount() for check in OBJECT_CHECKS}
     clips = {check: PairedCount() for check in CLIP_CHECKS}
-    colour, split = ([], []), PairedCount()  # here "passed" means split: gained = split in the new run only
+    found_base, found_new = [], []  # colour found per paired object
+    split = PairedCount()  # here "passed" means split: gained = split in the new run only
     for a, b in pairs:
         for oa, ob in zip(a["score"]["objects"], b["score"]["objects"]):
             for check in OBJECT_CHECKS:
                 objects[check].add(oa["checks"][check]["passed"], ob["checks"][check]["passed"])
-            colour[0].append(_found(oa))
-            colour[1].append(_found(ob))
-            split.add(split_in_two(oa["checks"]["present"]["passed"], _found(oa)),
-                      split_in_two(ob["checks"]["present"]["passed"], _found(ob)))
+            fa, fb = _found(oa), _found(ob)
+            found_base.append(fa)
+            found_new.append(fb)
+            split.add(split_in_two(oa["checks"]["present"]["passed"], fa),
+                      split_in_two(ob["checks"]["present"]["passed"], fb))
         clips["all_present"].add(*(all(o["checks"]["present"]["passed"] for o in x["score"]["objects"])
                                    for x in (a, b)))
         for check in ("background", "no_extra"):
             if check in a["score"]["checks"]:
                 clips[check].add(a["score"]["checks"][check]["passed"], b["score"]["checks"][check]["passed"])
         clips["passed"].add(a["score"]["passed"], b["score"]["passed"])
-    n, diffs = len(colour[0]), [b - a for a, b in zip(*colour)]
+    n, diffs = len(found_base), [b - a for a, b in zip(found_base, found_new)]
     return {
         "clips": len(pairs),
         "clips_unscored": unscored,  # failed to score in either run: no pair
@@ -101,8 +103,8 @@ def compare_reports(base: dict, new: dict) -> dict:
         "objects": n,
         "object_checks": {k: v.to_dict() for k, v in objects.items()},
         "clip_checks": {k: v.to_dict() for k, v in clips.items()},
-        "colour_found": {"base": round(statistics.fmean(colour[0]), 4) if n else None,  # over the paired objects
-                         "new": round(statistics.fmean(colour[1]), 4) if n else None,
+        "colour_found": {"base": round(statistics.fmean(found_base), 4) if n else None,  # over the paired objects
+                         "new": round(statistics.fmean(found_new), 4) if n else None,
                          "mean_difference": round(statistics.fmean(diffs), 4) if n else None,
                          "standard_error": round(statistics.stdev(diffs) / math.sqrt(n), 4) if n > 1 else None},
         "objects_split_in_two": {**split.to_dict(), "note": "gained: split in the new run only (worse)"},
